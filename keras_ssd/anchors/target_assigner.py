@@ -1,0 +1,93 @@
+"""Turns padded ground truth into per-anchor SSD targets, batched and in-graph."""
+
+import keras
+import tensorflow as tf
+
+from keras_ssd.anchors.box_coder import BoxCoder
+from keras_ssd.anchors.matching import IGNORED, match_anchors
+
+
+class TargetAssigner:
+    """Builds class targets, box targets and weights for every anchor.
+
+    See `docs/conventions.md` for the layouts: class target 0 = background,
+    `k + 1` = class `k`, -1 = ignored; anchor weight = the matched box's weight
+    for positives, 1 for background, 0 for ignored anchors.
+
+    Args:
+        anchors: `[num_anchors, 4]` normalised yxyx default boxes.
+        box_coder: a `BoxCoder`. Defaults to variances (0.1, 0.1, 0.2, 0.2).
+        positive_threshold: float. IoU from which an anchor is positive.
+            Defaults to 0.5.
+        negative_threshold: float or None. IoU under which an anchor is
+            background; anchors in between are ignored. Defaults to None
+            (equal to `positive_threshold`: no ignore band).
+        bipartite: bool. First give every box its own best anchor. Defaults
+            to True.
+    """
+
+    def __init__(
+        self,
+        anchors,
+        box_coder=None,
+        positive_threshold=0.5,
+        negative_threshold=None,
+        bipartite=True,
+    ):
+        if negative_threshold is not None and negative_threshold > positive_threshold:
+            raise ValueError(
+                f"negative_threshold ({negative_threshold}) must not exceed "
+                f"positive_threshold ({positive_threshold})."
+            )
+        self.anchors = tf.constant(anchors, tf.float32)
+        self.box_coder = box_coder or BoxCoder()
+        self.positive_threshold = float(positive_threshold)
+        self.negative_threshold = negative_threshold
+        self.bipartite = bool(bipartite)
+
+    def __call__(self, boxes, classes, weights=None):
+        """Assigns targets.
+
+        Args:
+            boxes: `[batch, max_boxes, 4]` normalised yxyx ground truth.
+            classes: `[batch, max_boxes]` int class ids, -1 for padding.
+            weights: optional `[batch, max_boxes]` per-box weights (default 1).
+
+        Returns:
+            A dict with `class_targets` `[batch, num_anchors]` int32,
+            `box_targets` `[batch, num_anchors, 4]` float32,
+            `anchor_weights` `[batch, num_anchors]` float32 and
+            `positive_mask` `[batch, num_anchors]` bool.
+        """
+        boxes = tf.cast(boxes, tf.float32)
+        classes = tf.cast(classes, tf.int32)
+        if weights is None:
+            weights = tf.ones_like(boxes[..., 0])
+        weights = tf.cast(weights, tf.float32)
+        is_box = classes >= 0
+
+        iou = keras.utils.bounding_boxes.compute_iou(boxes, self.anchors, "yxyx")
+        iou = tf.where(is_box[:, :, tf.newaxis], tf.cast(iou, tf.float32), -1.0)
+        matches = match_anchors(
+            iou, self.positive_threshold, self.negative_threshold, self.bipartite
+        )
+        positive = matches >= 0
+        box_index = tf.maximum(matches, 0)
+        matched_boxes = tf.gather(boxes, box_index, batch_dims=1)
+        matched_classes = tf.gather(classes, box_index, batch_dims=1)
+        matched_weights = tf.gather(weights, box_index, batch_dims=1)
+
+        class_targets = tf.where(positive, matched_classes + 1, 0)
+        class_targets = tf.where(matches == IGNORED, -1, class_targets)
+        anchor_weights = tf.where(positive, matched_weights, 1.0)
+        anchor_weights = tf.where(matches == IGNORED, 0.0, anchor_weights)
+        # Background rows encode a dummy box (the anchor itself) so no log(0) appears.
+        matched_boxes = tf.where(positive[..., tf.newaxis], matched_boxes, self.anchors)
+        box_targets = self.box_coder.encode(matched_boxes, self.anchors)
+        return {
+            "class_targets": class_targets,
+            "box_targets": tf.cast(box_targets, tf.float32),
+            "anchor_weights": anchor_weights,
+            "positive_mask": positive,
+        }
+
