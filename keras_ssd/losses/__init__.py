@@ -1,0 +1,23 @@
+"""Classification and localization losses, hard-negative mining, class weights."""
+
+from keras_ssd.losses.class_weights import compute_class_weights
+from keras_ssd.losses.hard_negative_mining import HardNegativeMining
+from keras_ssd.losses.sigmoid_focal_classification_loss import (
+    SigmoidFocalClassificationLoss,
+)
+from keras_ssd.losses.smooth_l1_localization_loss import SmoothL1LocalizationLoss
+from keras_ssd.losses.weighted_sigmoid_classification_loss import (
+    WeightedSigmoidClassificationLoss,
+)
+from keras_ssd.losses.weighted_softmax_classification_loss import (
+    WeightedSoftmaxClassificationLoss,
+)
+
+__all__ = [
+    "HardNegativeMining",
+    "SigmoidFocalClassificationLoss",
+    "SmoothL1LocalizationLoss",
+    "WeightedSigmoidClassificationLoss",
+    "WeightedSoftmaxClassificationLoss",
+    "compute_class_weights",
+]
