@@ -1,0 +1,243 @@
+"""From tfds-style detection examples to the padded batches that `SSD.fit` takes.
+
+A tfds-style example is a dict with `"image"` (`[height, width, channels]`, any
+numeric dtype, values in `[0, 255]`) and `"objects"`: `"bbox"` `[n, 4]` normalised
+`[ymin, xmin, ymax, xmax]`, `"label"` `[n]` and optionally `"weight"` `[n]` (the
+layout of the tfds detection datasets and of `synthetic_shapes`).
+
+Padding uses tf ops inside `Dataset.map`: Keras 3.15's `densify_bounding_boxes`
+ignores `max_boxes` for a batched ragged Python list and fails on an unbatched one
+(tests/data/test_pipeline.py pins this).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+DEFAULT_SHUFFLE_BUFFER = 1000
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"to_detection_inputs: {name} must be a positive int, got {value!r}."
+        )
+
+
+def _image_hw(image_size):
+    if isinstance(image_size, (tuple, list)):
+        if len(image_size) != 2:
+            raise ValueError(
+                f"to_detection_inputs: image_size must be an int or (height, width), "
+                f"got {image_size!r}."
+            )
+        for value in image_size:
+            _check_positive_int(value, "image_size")
+        return int(image_size[0]), int(image_size[1])
+    _check_positive_int(image_size, "image_size")
+    return int(image_size), int(image_size)
+
+
+def _check_example_spec(spec):
+    if not isinstance(spec, dict) or "image" not in spec or "objects" not in spec:
+        raise ValueError(
+            "to_detection_inputs: expected examples that are dicts with 'image' and "
+            f"'objects' (tfds layout), got element_spec {spec}."
+        )
+    objects = spec["objects"]
+    if not isinstance(objects, dict) or "bbox" not in objects or "label" not in objects:
+        raise ValueError(
+            "to_detection_inputs: example['objects'] must be a dict with 'bbox' and "
+            f"'label' (and optionally 'weight'), got {objects}."
+        )
+    image_shape = spec["image"].shape
+    if image_shape.rank != 3:
+        raise ValueError(
+            "to_detection_inputs: expected unbatched examples with an image of shape "
+            f"[height, width, channels], got image shape {image_shape} (call "
+            "`dataset.unbatch()` first if the dataset is batched)."
+        )
+    if image_shape[-1] not in (None, 1, 3):
+        raise ValueError(
+            f"to_detection_inputs: images must have 1 or 3 channels, got "
+            f"{image_shape[-1]}."
+        )
+
+
+def _pad_to(tensor, max_boxes, value):
+    """Keeps the first `max_boxes` rows of `tensor` and pads it up to `max_boxes`."""
+    tensor = tensor[:max_boxes]
+    paddings = [[0, max_boxes - tf.shape(tensor)[0]]] + [[0, 0]] * (
+        tensor.shape.rank - 1
+    )
+    return tf.pad(tensor, paddings, constant_values=value)
+
+
+def to_detection_inputs(
+    dataset,
+    image_size,
+    max_boxes=100,
+    batch_size=32,
+    shuffle=False,
+    seed=None,
+    drop_remainder=False,
+):
+    """Maps tfds-style examples to `(images, {"boxes", "classes", "weights"})` batches.
+
+    Each image is resized (bilinear) to `image_size` as float32 with values in
+    `[0, 255]`; grey images are repeated to 3 channels. Boxes are normalised, so
+    resizing leaves them unchanged. Boxes, classes and weights are padded to
+    `max_boxes` rows: boxes with 0, classes with −1, weights with 0 (see
+    docs/conventions.md). An image with more than `max_boxes` boxes keeps its first
+    `max_boxes` and drops the rest, so choose `max_boxes` at least the largest
+    count in the data (`count_boxes_per_class` helps). Missing weights default to 1.
+
+    Args:
+        dataset: `tf.data.Dataset` of unbatched tfds-style examples.
+        image_size: int or `(height, width)`. Size of the output images.
+        max_boxes: int. Boxes per image after padding. Defaults to 100.
+        batch_size: int. Images per batch. Defaults to 32.
+        shuffle: bool or int. Whether to shuffle the examples before batching,
+            reshuffled each epoch; an int is the shuffle buffer size (`True` means
+            1000). Defaults to `False`.
+        seed: optional int. Seed of the shuffle. Defaults to `None`.
+        drop_remainder: bool. Whether to drop a last, smaller batch. Defaults to
+            `False`.
+
+    Returns:
+        A prefetched `tf.data.Dataset` of `(images, targets)`: `images` float32
+        `[batch, height, width, 3]`, `targets` a dict with `"boxes"` float32
+        `[batch, max_boxes, 4]`, `"classes"` int32 `[batch, max_boxes]` and
+        `"weights"` float32 `[batch, max_boxes]`.
+
+    Raises:
+        ValueError: if an argument is not a positive int, or the examples do not
+            have the tfds layout above.
+
+    Example:
+
+    ```python
+    dataset, class_names = load_synthetic_shapes("train")
+    train = to_detection_inputs(dataset, 128, max_boxes=8, shuffle=True, seed=1)
+    model.fit(train, epochs=10)
+    ```
+    """
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            f"to_detection_inputs: dataset must be a tf.data.Dataset, got "
+            f"{type(dataset).__name__}."
+        )
+    height, width = _image_hw(image_size)
+    _check_positive_int(max_boxes, "max_boxes")
+    _check_positive_int(batch_size, "batch_size")
+    if isinstance(shuffle, bool):
+        buffer_size = DEFAULT_SHUFFLE_BUFFER if shuffle else 0
+    elif isinstance(shuffle, (int, np.integer)) and shuffle >= 0:
+        buffer_size = int(shuffle)
+    else:
+        raise ValueError(
+            f"to_detection_inputs: shuffle must be a bool or a buffer size >= 0, got "
+            f"{shuffle!r}."
+        )
+    spec = dataset.element_spec
+    _check_example_spec(spec)
+    has_weights = "weight" in spec["objects"]
+    grey = spec["image"].shape[-1] == 1
+
+    def to_inputs(example):
+        image = tf.cast(example["image"], tf.float32)
+        if grey:
+            image = tf.image.grayscale_to_rgb(image)
+        image = tf.image.resize(image, (height, width), method="bilinear")
+        image = tf.ensure_shape(image, (height, width, 3))
+        objects = example["objects"]
+        classes = tf.cast(objects["label"], tf.int32)
+        if has_weights:
+            weights = tf.cast(objects["weight"], tf.float32)
+        else:
+            weights = tf.ones_like(classes, dtype=tf.float32)
+        boxes = tf.reshape(tf.cast(objects["bbox"], tf.float32), (-1, 4))
+        targets = {
+            "boxes": tf.ensure_shape(_pad_to(boxes, max_boxes, 0.0), (max_boxes, 4)),
+            "classes": tf.ensure_shape(_pad_to(classes, max_boxes, -1), (max_boxes,)),
+            "weights": tf.ensure_shape(_pad_to(weights, max_boxes, 0.0), (max_boxes,)),
+        }
+        return image, targets
+
+    if buffer_size > 0:
+        # Shuffle before decoding to float so the buffer holds the smaller examples.
+        dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(
+        batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def count_boxes_per_class(dataset, num_classes, batch_size=4096):
+    """Counts the boxes of each class in a dataset, one vectorised batch at a time.
+
+    Accepts unbatched tfds-style examples (counts `example["objects"]["label"]`)
+    or the `(images, targets)` output of `to_detection_inputs` (counts
+    `targets["classes"]`, skipping the −1 padding; boxes that `max_boxes` dropped
+    are not there to count).
+
+    Args:
+        dataset: `tf.data.Dataset` of tfds-style examples or of
+            `(images, targets)` pairs.
+        num_classes: int. Number of object classes.
+        batch_size: int. Labels gathered per numpy step. Defaults to 4096.
+
+    Returns:
+        int64 numpy array `[num_classes]`: the number of boxes of each class.
+
+    Raises:
+        ValueError: if the dataset has neither layout, or a label is outside
+            `[0, num_classes)`.
+
+    Example:
+
+    ```python
+    dataset, class_names = load_synthetic_shapes("train")
+    counts = count_boxes_per_class(dataset, len(class_names))
+    ```
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise ValueError(
+            f"count_boxes_per_class: num_classes must be an int, got {num_classes!r}."
+        )
+    if num_classes < 1:
+        raise ValueError(
+            f"count_boxes_per_class: num_classes must be >= 1, got {num_classes}."
+        )
+    spec = dataset.element_spec
+    if isinstance(spec, dict) and "objects" in spec and "label" in spec["objects"]:
+
+        def example_labels(example):
+            return tf.reshape(example["objects"]["label"], [-1])
+
+        labels = dataset.map(example_labels)
+    elif isinstance(spec, tuple) and len(spec) == 2 and "classes" in spec[1]:
+
+        def real_classes(images, targets):
+            del images
+            classes = tf.reshape(targets["classes"], [-1])
+            return tf.boolean_mask(classes, classes >= 0)
+
+        labels = dataset.map(real_classes)
+    else:
+        raise ValueError(
+            "count_boxes_per_class: expected tfds-style examples with "
+            "example['objects']['label'] or (images, targets) pairs with "
+            f"targets['classes'], got element_spec {spec}."
+        )
+    counts = np.zeros(num_classes, dtype=np.int64)
+    for batch in labels.unbatch().batch(batch_size).as_numpy_iterator():
+        bad = (batch < 0) | (batch >= num_classes)
+        if bad.any():
+            raise ValueError(
+                f"count_boxes_per_class: label {int(batch[bad][0])} is outside "
+                f"[0, num_classes={num_classes}) ({int(bad.sum())} boxes in this "
+                "batch of labels); is num_classes too small?"
+            )
+        counts += np.bincount(batch, minlength=num_classes).astype(np.int64)
+    return counts
