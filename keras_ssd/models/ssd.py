@@ -1,0 +1,374 @@
+"""The SSD detector as a `keras.Model` (Liu et al. 2016)."""
+
+import copy
+
+import keras
+import tensorflow as tf
+
+from keras_ssd.anchors.anchor_generator import AnchorGenerator
+from keras_ssd.anchors.box_coder import BoxCoder
+from keras_ssd.anchors.target_assigner import TargetAssigner
+from keras_ssd.backbones.feature_extractor import build_feature_extractor
+from keras_ssd.losses import (
+    HardNegativeMining,
+    SmoothL1LocalizationLoss,
+    WeightedSoftmaxClassificationLoss,
+)
+from keras_ssd.models.class_weight_spec import resolve_class_weights
+from keras_ssd.models.ssd_head import SSDHead
+from keras_ssd.postprocess.detection_decoder import DetectionDecoder
+
+LOSS_NORMALIZATIONS = ("num_positives", "per_image")
+
+
+def default_aspect_ratios(num_feature_maps):
+    """SSD300's pattern: {2} on the first and the last two maps, {2, 3} between."""
+    return [
+        [2.0] if level == 0 or level >= num_feature_maps - 2 else [2.0, 3.0]
+        for level in range(num_feature_maps)
+    ]
+
+
+def _deserialize(value):
+    """Revives a serialized Keras object; Keras consumes the dict, so give it a copy."""
+    if isinstance(value, dict):
+        return keras.saving.deserialize_keras_object(copy.deepcopy(value))
+    return value
+
+
+def _num_replicas():
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _sum_over_replicas(value):
+    """Sums a per-replica value over all replicas (identity outside a strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+@keras.saving.register_keras_serializable(package="keras_ssd")
+class SSD(keras.Model):
+    """Single Shot MultiBox Detector with class-weighted losses.
+
+    `call` returns the raw head outputs; `compute_loss` assigns anchors to the
+    ground truth in-graph and calls the loss objects, so `fit` and `evaluate`
+    work with no `loss=` in `compile`; `predict` returns decoded detections
+    after non-maximum suppression. Data layouts: `docs/conventions.md`.
+
+    Args:
+        num_classes: int. Number of object classes (background excluded).
+        backbone: `"mobilenet_v2"` or a `keras.Model` returning feature maps.
+            Defaults to `"mobilenet_v2"`.
+        image_size: int. Side of the square input in pixels. Defaults to 300.
+        backbone_weights: None or `"imagenet"` for a named backbone.
+        width_multiplier: float. Width of a named backbone. Defaults to 1.0.
+        batch_norm_momentum: float. BatchNorm momentum in the named backbone
+            and the extra layers. Defaults to 0.9.
+        extra_filters: channels of the extra feature blocks.
+        aspect_ratios: per-map lists of ratios > 1. Defaults to SSD300's
+            pattern (`default_aspect_ratios`).
+        min_scale: float. Anchor scale of the first map. Defaults to 0.1.
+        max_scale: float. Anchor scale of the last map. Defaults to 0.9.
+        anchor_scales: optional explicit scales, one per map plus one.
+        class_weights: None, a list of `num_classes` weights, or a dict from
+            class id or name to weight (missing classes weigh 1). Multiplies
+            the classification loss of anchors matched to each class.
+        class_names: optional list of `num_classes` names.
+        classification_loss: a keras_ssd classification loss. Defaults to
+            `HardNegativeMining(WeightedSoftmaxClassificationLoss())`, the
+            SSD paper's softmax loss with 3:1 hard-negative mining.
+        localization_loss: defaults to `SmoothL1LocalizationLoss()`.
+        localization_weight: float. Weight of the localization term
+            (paper's alpha). Defaults to 1.0.
+        weight_localization: bool. Also multiply the localization loss of a
+            positive anchor by its class weight. Defaults to False (per-box
+            weights only, as in the TF OD API).
+        loss_normalization: `"num_positives"` (divide by the number of
+            positive anchors in the global batch, at least 1) or `"per_image"`
+            (divide each image by its own count, then average the images).
+        positive_threshold: float. IoU for a positive anchor. Defaults to 0.5.
+        negative_threshold: float or None. IoU under which an anchor is
+            background (anchors in between are ignored). Defaults to None.
+        variances: box coder variances. Defaults to (0.1, 0.1, 0.2, 0.2).
+        confidence_threshold: float. Minimum detection score. Defaults to 0.05.
+        iou_threshold: float. NMS IoU threshold. Defaults to 0.5.
+        max_detections: int. Detections per image. Defaults to 100.
+
+    Example:
+
+    ```python
+    model = keras_ssd.SSD(num_classes=3, image_size=128, width_multiplier=0.35,
+                          class_weights=[1.0, 2.0, 8.0])
+    model.compile(optimizer="adam")
+    model.fit(images, {"boxes": boxes, "classes": classes}, epochs=1)
+    detections = model.predict(images)
+    ```
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        backbone="mobilenet_v2",
+        image_size=300,
+        backbone_weights=None,
+        width_multiplier=1.0,
+        batch_norm_momentum=0.9,
+        extra_filters=(256, 256, 128, 128, 128),
+        aspect_ratios=None,
+        min_scale=0.1,
+        max_scale=0.9,
+        anchor_scales=None,
+        class_weights=None,
+        class_names=None,
+        classification_loss=None,
+        localization_loss=None,
+        localization_weight=1.0,
+        weight_localization=False,
+        loss_normalization="num_positives",
+        positive_threshold=0.5,
+        negative_threshold=None,
+        variances=(0.1, 0.1, 0.2, 0.2),
+        confidence_threshold=0.05,
+        iou_threshold=0.5,
+        max_detections=100,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}.")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(
+                f"class_names has {len(class_names)} names but num_classes={num_classes}."
+            )
+        if loss_normalization not in LOSS_NORMALIZATIONS:
+            raise ValueError(
+                f"loss_normalization must be one of {LOSS_NORMALIZATIONS}, got {loss_normalization!r}."
+            )
+        if localization_weight < 0:
+            raise ValueError(f"localization_weight must be >= 0, got {localization_weight}.")
+        classification_loss = _deserialize(classification_loss)
+        localization_loss = _deserialize(localization_loss)
+        backbone = _deserialize(backbone)
+
+        self.num_classes = num_classes
+        self.backbone = backbone
+        self.image_size = int(image_size)
+        self.backbone_weights = backbone_weights
+        self.width_multiplier = float(width_multiplier)
+        self.batch_norm_momentum = float(batch_norm_momentum)
+        self.extra_filters = list(extra_filters)
+        self.min_scale = float(min_scale)
+        self.max_scale = float(max_scale)
+        self.anchor_scales = None if anchor_scales is None else list(anchor_scales)
+        self.class_names = None if class_names is None else list(class_names)
+        self.class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
+        self.classification_loss = classification_loss or HardNegativeMining(
+            WeightedSoftmaxClassificationLoss()
+        )
+        self.localization_loss = localization_loss or SmoothL1LocalizationLoss()
+        self.localization_weight = float(localization_weight)
+        self.weight_localization = bool(weight_localization)
+        self.loss_normalization = loss_normalization
+        self.positive_threshold = float(positive_threshold)
+        self.negative_threshold = negative_threshold
+        self.variances = list(variances)
+        self.confidence_threshold = float(confidence_threshold)
+        self.iou_threshold = float(iou_threshold)
+        self.max_detections = int(max_detections)
+
+        self._classification_loss = self._prepare_classification_loss()
+        self._localization_loss = self._clone_loss(self.localization_loss, reduction="none")
+        self.uses_background_logit = bool(self._classification_loss.uses_background_logit)
+
+        self.feature_extractor = build_feature_extractor(
+            backbone,
+            self.image_size,
+            backbone_weights=backbone_weights,
+            width_multiplier=self.width_multiplier,
+            extra_filters=self.extra_filters,
+            batch_norm_momentum=self.batch_norm_momentum,
+        )
+        feature_shapes = [tuple(output.shape) for output in self.feature_extractor.outputs]
+        if aspect_ratios is None:
+            aspect_ratios = default_aspect_ratios(len(feature_shapes))
+        self.aspect_ratios = [list(ratios) for ratios in aspect_ratios]
+        self.anchor_generator = AnchorGenerator(
+            [list(shape[1:3]) for shape in feature_shapes],
+            aspect_ratios=self.aspect_ratios,
+            scales=self.anchor_scales,
+            min_scale=self.min_scale,
+            max_scale=self.max_scale,
+        )
+        self.anchors = self.anchor_generator()
+        self.target_assigner = TargetAssigner(
+            self.anchors,
+            BoxCoder(self.variances),
+            positive_threshold=self.positive_threshold,
+            negative_threshold=negative_threshold,
+        )
+        self.head = SSDHead(
+            self.anchor_generator.num_anchors_per_location(),
+            num_logits=num_classes + int(self.uses_background_logit),
+            background_logit=self.uses_background_logit,
+            name="ssd_head",
+        )
+        self.decoder = DetectionDecoder(
+            self.anchor_generator,
+            background_logit=self.uses_background_logit,
+            variances=self.variances,
+            confidence_threshold=self.confidence_threshold,
+            iou_threshold=self.iou_threshold,
+            max_detections=self.max_detections,
+            name="detection_decoder",
+        )
+        self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
+        self.localization_loss_tracker = keras.metrics.Mean(name="localization_loss")
+        self.build((None, self.image_size, self.image_size, 3))
+
+    @staticmethod
+    def _clone_loss(loss, **overrides):
+        return loss.__class__.from_config({**loss.get_config(), **overrides})
+
+    def _prepare_classification_loss(self):
+        """The classification loss with the model's class weights, reducing nothing."""
+        loss = self.classification_loss
+        if self.class_weights is not None:
+            if loss.class_weights is not None:
+                raise ValueError(
+                    "class_weights were given both to SSD and to its classification_loss; "
+                    "give them in one place."
+                )
+            loss = loss.with_class_weights(self.class_weights)
+        if loss.class_weights is not None and len(loss.class_weights) != self.num_classes:
+            raise ValueError(
+                f"The classification loss has {len(loss.class_weights)} class weights but "
+                f"num_classes={self.num_classes}."
+            )
+        return self._clone_loss(loss, reduction="none")
+
+    def build(self, input_shape):
+        feature_shapes = [tuple(output.shape) for output in self.feature_extractor.outputs]
+        self.head.build(feature_shapes)
+        self.built = True
+
+    def call(self, images, training=None):
+        """Returns `{"boxes": deltas [batch, anchors, 4], "classes": logits}`."""
+        features = self.feature_extractor(images, training=training)
+        box_deltas, class_logits = self.head(features)
+        return {"boxes": box_deltas, "classes": class_logits}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Assigns targets and returns the SSD loss of one (per-replica) batch.
+
+        `loss = (L_cls + localization_weight · L_loc) / N`, `N` the number of
+        positive anchors in the global batch (at least 1), which makes the
+        gradients summed over replicas equal to a single-device step.
+        """
+        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
+            raise ValueError(
+                "SSD expects targets as a dict with 'boxes' [batch, max_boxes, 4] "
+                "(normalised yxyx) and 'classes' [batch, max_boxes] (-1 = padding); "
+                f"got {type(y).__name__}."
+            )
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        classes = tf.cast(y["classes"], tf.int32)
+        tf.debugging.assert_less(
+            classes,
+            self.num_classes,
+            message=f"Ground-truth class id >= num_classes ({self.num_classes})",
+        )
+        targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
+        positive = tf.cast(targets["positive_mask"], tf.float32)
+
+        classification = self._classification_loss(
+            targets["class_targets"], y_pred["classes"], sample_weight=targets["anchor_weights"]
+        )
+        localization_weights = positive * targets["anchor_weights"]
+        if self.weight_localization and self.class_weights is not None:
+            class_weight_table = tf.constant([0.0] + self.class_weights, tf.float32)
+            localization_weights *= tf.gather(
+                class_weight_table, tf.maximum(targets["class_targets"], 0)
+            )
+        localization = self._localization_loss(
+            targets["box_targets"], y_pred["boxes"], sample_weight=localization_weights
+        )
+        classification, localization = self._normalize(classification, localization, positive)
+        total = classification + self.localization_weight * localization
+        if self.losses:
+            total += tf.add_n(self.losses) / _num_replicas()
+        replicas = tf.cast(_num_replicas(), tf.float32)
+        self.classification_loss_tracker.update_state(classification * replicas)
+        self.localization_loss_tracker.update_state(localization * replicas)
+        return total
+
+    def _normalize(self, classification, localization, positive):
+        """Reduces `[batch, anchors]` losses to per-replica scalars."""
+        if self.loss_normalization == "per_image":
+            per_image_positives = tf.maximum(tf.reduce_sum(positive, axis=1), 1.0)
+            global_batch = tf.cast(tf.shape(positive)[0] * _num_replicas(), tf.float32)
+            return tuple(
+                tf.reduce_sum(tf.reduce_sum(loss, axis=1) / per_image_positives) / global_batch
+                for loss in (classification, localization)
+            )
+        num_positives = tf.maximum(_sum_over_replicas(tf.reduce_sum(positive)), 1.0)
+        return (
+            tf.reduce_sum(classification) / num_positives,
+            tf.reduce_sum(localization) / num_positives,
+        )
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.detect(x)
+
+    def detect(self, images):
+        """Runs the network, decodes boxes and applies NMS.
+
+        Args:
+            images: `[batch, image_size, image_size, 3]` pixels in `[0, 255]`.
+
+        Returns:
+            The detections dict of `DetectionDecoder` (normalised yxyx boxes).
+        """
+        outputs = self(images, training=False)
+        return self.decoder(outputs["boxes"], outputs["classes"])
+
+    def get_config(self):
+        config = super().get_config()
+        backbone = self.backbone
+        if isinstance(backbone, keras.Model):
+            backbone = keras.saving.serialize_keras_object(backbone)
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "backbone": backbone,
+                "image_size": self.image_size,
+                # The weights travel in the .keras file; reloading must not download.
+                "backbone_weights": None,
+                "width_multiplier": self.width_multiplier,
+                "batch_norm_momentum": self.batch_norm_momentum,
+                "extra_filters": self.extra_filters,
+                "aspect_ratios": self.aspect_ratios,
+                "min_scale": self.min_scale,
+                "max_scale": self.max_scale,
+                "anchor_scales": self.anchor_scales,
+                "class_weights": self.class_weights,
+                "class_names": self.class_names,
+                "classification_loss": keras.saving.serialize_keras_object(
+                    self.classification_loss
+                ),
+                "localization_loss": keras.saving.serialize_keras_object(self.localization_loss),
+                "localization_weight": self.localization_weight,
+                "weight_localization": self.weight_localization,
+                "loss_normalization": self.loss_normalization,
+                "positive_threshold": self.positive_threshold,
+                "negative_threshold": self.negative_threshold,
+                "variances": self.variances,
+                "confidence_threshold": self.confidence_threshold,
+                "iou_threshold": self.iou_threshold,
+                "max_detections": self.max_detections,
+            }
+        )
+        return config
