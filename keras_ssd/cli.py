@@ -4,12 +4,14 @@ import argparse
 import os
 import sys
 
+DATASETS = {"synthetic_shapes": "default", "synthetic_shapes/tiny": "tiny"}
 CLASS_WEIGHT_METHODS = {"none": None, "balanced": "inverse", "effective": "effective_number"}
 
 
 def _add_train_arguments(parser):
-    parser.add_argument("--data", default="synthetic_shapes", choices=["synthetic_shapes"],
-                        help="Dataset to train on (default: the embedded synthetic_shapes).")
+    parser.add_argument("--data", default="synthetic_shapes", choices=sorted(DATASETS),
+                        help="Dataset to train on (default: the embedded synthetic_shapes; "
+                             "synthetic_shapes/tiny has 20 training images).")
     parser.add_argument("--data-dir", default=None,
                         help="tensorflow-datasets data_dir (default: $KERAS_SSD_DATA_DIR or ~/.cache/keras_ssd).")
     parser.add_argument("--output-dir", default="runs/keras_ssd",
@@ -40,10 +42,12 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the `keras-ssd` console script."""
-    args = build_parser().parse_args(argv)
-    if args.command in (None, "train"):
-        if args.command is None:
-            args = build_parser().parse_args(["train"] + list(argv or []))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "train":
         from keras_ssd.training import train_and_evaluate
 
         report = train_and_evaluate(
@@ -58,6 +62,7 @@ def main(argv=None):
             max_boxes=args.max_boxes,
             train_images=args.train_images,
             seed=args.seed,
+            data_config=DATASETS[args.data],
         )
         print(report.format_table())
         print(f"Model saved to {os.path.join(args.output_dir, 'model.keras')}")

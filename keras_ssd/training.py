@@ -31,6 +31,8 @@ def train_and_evaluate(
     max_boxes=16,
     train_images=None,
     seed=0,
+    data_config="default",
+    callbacks=None,
     verbose="auto",
 ):
     """Trains on `synthetic_shapes`, saves `model.keras`, evaluates the test split.
@@ -48,6 +50,9 @@ def train_and_evaluate(
         max_boxes: ground-truth boxes kept per image.
         train_images: optional int, train on the first N images only.
         seed: int. Seeds Keras, NumPy, Python and the shuffling.
+        data_config: `synthetic_shapes` builder config (`"default"` or the
+            20-image `"tiny"` one).
+        callbacks: optional extra Keras callbacks for `fit`.
         verbose: passed to `fit`.
 
     Returns:
@@ -55,9 +60,9 @@ def train_and_evaluate(
     """
     keras.utils.set_random_seed(seed)
     os.makedirs(output_dir, exist_ok=True)
-    train_examples, class_names = load_synthetic_shapes("train", data_dir)
-    validation_examples, _ = load_synthetic_shapes("validation", data_dir)
-    test_examples, _ = load_synthetic_shapes("test", data_dir)
+    train_examples, class_names = load_synthetic_shapes("train", data_dir, data_config)
+    validation_examples, _ = load_synthetic_shapes("validation", data_dir, data_config)
+    test_examples, _ = load_synthetic_shapes("test", data_dir, data_config)
     if train_images:
         train_examples = train_examples.take(train_images)
     counts = count_boxes_per_class(train_examples, len(class_names))
@@ -91,6 +96,7 @@ def train_and_evaluate(
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
         keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
+        *(callbacks or []),
     ]
     model.fit(
         train_data,

@@ -19,16 +19,20 @@ def _reset_keras_state():
     keras.backend.clear_session()
 
 
-def tiny_backbone(image_size=64, name="tiny_backbone"):
+def tiny_backbone(image_size=64, name="tiny_backbone", down_to_1x1=False):
     """A four-convolution backbone with two feature maps (strides 8 and 16).
 
     Model tests use it so that tracing a train step takes seconds, not the
-    half minute of MobileNetV2; MobileNetV2 has tests of its own.
+    half minute of MobileNetV2; MobileNetV2 has tests of its own. With
+    `down_to_1x1` it keeps halving to a 1x1 map itself, so the SSD adds no
+    extra blocks and the network has no BatchNormalization.
     """
     images = keras.Input((image_size, image_size, 3))
     hidden = keras.layers.Rescaling(1.0 / 255.0)(images)
     for filters in (8, 16):
         hidden = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(hidden)
     fine = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(hidden)
-    coarse = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(fine)
-    return keras.Model(images, [fine, coarse], name=name)
+    maps = [fine, keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(fine)]
+    while down_to_1x1 and maps[-1].shape[1] > 1:
+        maps.append(keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(maps[-1]))
+    return keras.Model(images, maps, name=name)
