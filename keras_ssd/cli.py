@@ -31,12 +31,45 @@ def _add_train_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
 
 
+def _run_train(args):
+    from keras_ssd.training import train_and_evaluate
+
+    report = train_and_evaluate(
+        output_dir=args.output_dir,
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        width_multiplier=args.width,
+        learning_rate=args.learning_rate,
+        class_weight_method=CLASS_WEIGHT_METHODS[args.class_weights],
+        max_boxes=args.max_boxes,
+        train_images=args.train_images,
+        seed=args.seed,
+        data_config=DATASETS[args.data],
+    )
+    print(report.format_table())
+    print(f"Model saved to {os.path.join(args.output_dir, 'model.keras')}")
+    return 0
+
+
+# name: (help, add_arguments, run). Imports of TensorFlow stay inside `run`, so
+# `keras-ssd --help` answers at once.
+COMMANDS = {
+    "train": (
+        "Train an SSD and print its per-class AP on the test split.",
+        _add_train_arguments,
+        _run_train,
+    ),
+}
+
+
 def build_parser():
     """Returns the `keras-ssd` argument parser."""
     parser = argparse.ArgumentParser(prog="keras-ssd", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    train = commands.add_parser("train", help="Train an SSD and print its per-class AP on the test split.")
-    _add_train_arguments(train)
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        add_arguments(commands.add_parser(name, help=help_text))
     return parser
 
 
@@ -47,27 +80,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "train":
-        from keras_ssd.training import train_and_evaluate
-
-        report = train_and_evaluate(
-            output_dir=args.output_dir,
-            data_dir=args.data_dir,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            image_size=args.image_size,
-            width_multiplier=args.width,
-            learning_rate=args.learning_rate,
-            class_weight_method=CLASS_WEIGHT_METHODS[args.class_weights],
-            max_boxes=args.max_boxes,
-            train_images=args.train_images,
-            seed=args.seed,
-            data_config=DATASETS[args.data],
-        )
-        print(report.format_table())
-        print(f"Model saved to {os.path.join(args.output_dir, 'model.keras')}")
-        return 0
-    return 2
+    return COMMANDS[args.command][2](args)
 
 
 if __name__ == "__main__":
