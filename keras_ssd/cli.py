@@ -16,7 +16,7 @@ def _add_train_arguments(parser):
                         help="tensorflow-datasets data_dir (default: $KERAS_SSD_DATA_DIR or ~/.cache/keras_ssd).")
     parser.add_argument("--output-dir", default="runs/keras_ssd",
                         help="Where the model, logs and resume checkpoints go.")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--width", type=float, default=0.5,

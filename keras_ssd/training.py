@@ -22,7 +22,7 @@ def _print_class_table(class_names, counts, weights):
 def train_and_evaluate(
     output_dir,
     data_dir=None,
-    epochs=12,
+    epochs=10,
     batch_size=32,
     image_size=128,
     width_multiplier=0.5,

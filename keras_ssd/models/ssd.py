@@ -275,11 +275,7 @@ class SSD(keras.Model):
         if y_pred is None:
             y_pred = self(x, training=training)
         classes = tf.cast(y["classes"], tf.int32)
-        tf.debugging.assert_less(
-            classes,
-            self.num_classes,
-            message=f"Ground-truth class id >= num_classes ({self.num_classes})",
-        )
+        self._check_ground_truth(y["boxes"], classes)
         targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
         positive = tf.cast(targets["positive_mask"], tf.float32)
 
@@ -303,6 +299,30 @@ class SSD(keras.Model):
         self.classification_loss_tracker.update_state(classification * replicas)
         self.localization_loss_tracker.update_state(localization * replicas)
         return total
+
+    def _check_ground_truth(self, boxes, classes):
+        """Stops training on labels or boxes that would train silently wrong."""
+        tf.debugging.assert_less(
+            classes,
+            self.num_classes,
+            message=f"Ground-truth class id >= num_classes ({self.num_classes})",
+        )
+        boxes = tf.cast(boxes, tf.float32)
+        is_box = classes >= 0
+        inside = tf.reduce_all((boxes >= -1e-6) & (boxes <= 1.0 + 1e-6), axis=-1)
+        ordered = (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
+        tf.debugging.Assert(
+            tf.reduce_all(inside | ~is_box),
+            ["Ground-truth boxes must be normalised [ymin, xmin, ymax, xmax] in [0, 1] "
+             "(are they pixels?); first offending box:",
+             tf.boolean_mask(boxes, is_box & ~inside)[:1]],
+        )
+        tf.debugging.Assert(
+            tf.reduce_all(ordered | ~is_box),
+            ["Ground-truth boxes need ymin < ymax and xmin < xmax (are they xywh or xyxy, "
+             "not yxyx?); first offending box:",
+             tf.boolean_mask(boxes, is_box & ~ordered)[:1]],
+        )
 
     def _normalize(self, classification, localization, positive):
         """Reduces `[batch, anchors]` losses to per-replica scalars."""

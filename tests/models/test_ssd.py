@@ -242,6 +242,25 @@ def test_labels_outside_num_classes_are_rejected():
         model.compute_loss(images, targets, model(images))
 
 
+@pytest.mark.parametrize(
+    "box, message",
+    [([10.0, 10.0, 40.0, 50.0], "are they pixels"), ([0.5, 0.6, 0.9, 0.2], "xmin < xmax")],
+)
+def test_bad_boxes_stop_training(box, message):
+    images, targets = _batch()
+    targets["boxes"][1, 0] = box
+    model = SSD(num_classes=3, **tiny())
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        model.compute_loss(images, targets, model(images))
+
+
+def test_padding_rows_may_hold_anything():
+    images, targets = _batch()
+    targets["boxes"][1, 2] = [5.0, 5.0, -1.0, -1.0]  # class -1: padding
+    model = SSD(num_classes=3, **tiny())
+    assert np.isfinite(float(model.compute_loss(images, targets, model(images))))
+
+
 def test_targets_must_be_a_dict():
     images, targets = _batch()
     model = SSD(num_classes=3, **tiny())

@@ -1,0 +1,98 @@
+"""Cost of SSD's in-graph target assignment and losses in a train step.
+
+Prints the ratio of a full SSD train step (targets + losses + update) to the same
+network's forward + backward + update with a trivial loss, on the same batch,
+measured in alternating rounds in one run, and the images/s of both.
+
+    python bench/train_step.py [--quick] [--batch-size 32] [--image-size 128]
+"""
+
+import argparse
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ssd.data.synthetic_shapes import render_example
+from keras_ssd.models.ssd import SSD
+
+
+def make_batch(batch_size, image_size, max_boxes):
+    images = np.zeros((batch_size, image_size, image_size, 3), "float32")
+    boxes = np.zeros((batch_size, max_boxes, 4), "float32")
+    classes = -np.ones((batch_size, max_boxes), "int32")
+    for index in range(batch_size):
+        image, image_boxes, labels = render_example(index, image_size=image_size)
+        count = min(len(labels), max_boxes)
+        images[index], boxes[index, :count], classes[index, :count] = image, image_boxes[:count], labels[:count]
+    return tf.constant(images), {"boxes": tf.constant(boxes), "classes": tf.constant(classes)}
+
+
+def make_steps(model, optimizer):
+    variables = model.trainable_variables
+
+    @tf.function
+    def full_step(images, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            loss = model.compute_loss(images, targets, outputs)
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    @tf.function
+    def bare_step(images, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            loss = 1e-6 * (tf.reduce_sum(outputs["classes"] ** 2) + tf.reduce_sum(outputs["boxes"] ** 2))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    return full_step, bare_step
+
+
+def time_steps(step, images, targets, repeats):
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step(images, targets).numpy()
+    return (time.perf_counter() - start) / repeats
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--width", type=float, default=0.5)
+    parser.add_argument("--max-boxes", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 2 steps, batch 8.")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.repeats, args.batch_size = 3, 2, 8
+
+    model = SSD(num_classes=5, image_size=args.image_size, width_multiplier=args.width)
+    optimizer = keras.optimizers.SGD(1e-4)
+    optimizer.build(model.trainable_variables)
+    images, targets = make_batch(args.batch_size, args.image_size, args.max_boxes)
+    full_step, bare_step = make_steps(model, optimizer)
+    for step in (full_step, bare_step):  # trace and warm up
+        time_steps(step, images, targets, 2)
+
+    full_times, bare_times = [], []
+    for _ in range(args.rounds):
+        full_times.append(time_steps(full_step, images, targets, args.repeats))
+        bare_times.append(time_steps(bare_step, images, targets, args.repeats))
+    ratios = [full / bare for full, bare in zip(full_times, bare_times)]
+    full, bare = statistics.median(full_times), statistics.median(bare_times)
+    print(f"anchors: {model.anchors.shape[0]}, batch {args.batch_size}, {args.image_size} px, "
+          f"MobileNetV2 width {args.width}, {args.rounds} rounds x {args.repeats} steps")
+    print(f"full SSD step : {full * 1000:8.1f} ms  {args.batch_size / full:7.1f} images/s")
+    print(f"bare network  : {bare * 1000:8.1f} ms  {args.batch_size / bare:7.1f} images/s")
+    print(f"ratio full/bare: median {statistics.median(ratios):.3f} "
+          f"(min {min(ratios):.3f}, max {max(ratios):.3f}; goal <= 1.02)")
+
+
+if __name__ == "__main__":
+    main()
