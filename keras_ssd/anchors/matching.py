@@ -6,22 +6,14 @@ BACKGROUND = -1
 IGNORED = -2
 
 
-def _mutual_best_pairs(iou):
-    """Finds pairs that are each other's best in what is left of `iou`.
-
-    Args:
-        iou: `[batch, num_boxes, num_anchors]`, taken rows and columns set to -1.
-
-    Returns:
-        A `[batch, num_boxes]` bool of rows that pair now and their
-        `[batch, num_boxes]` int32 anchor index.
-    """
-    best_anchor = tf.argmax(iou, axis=2, output_type=tf.int32)
-    best_value = tf.reduce_max(iou, axis=2)
-    best_box_of_anchor = tf.argmax(iou, axis=1, output_type=tf.int32)
-    box_index = tf.range(tf.shape(iou)[1], dtype=tf.int32)[tf.newaxis, :]
-    mutual = tf.gather(best_box_of_anchor, best_anchor, batch_dims=1) == box_index
-    return mutual & (best_value > 0.0), best_anchor
+def _take_columns(iou, pairs, anchor):
+    """Sets the rows of `pairs` and the columns of their anchors to -1."""
+    taken_anchor = tf.where(pairs, anchor, -1)
+    taken_columns = tf.reduce_any(
+        tf.one_hot(taken_anchor, tf.shape(iou)[2], on_value=True, off_value=False), axis=1
+    )
+    taken = pairs[:, :, tf.newaxis] | taken_columns[:, tf.newaxis, :]
+    return tf.where(taken, -1.0, iou)
 
 
 def bipartite_match(iou):
@@ -30,40 +22,42 @@ def bipartite_match(iou):
     The greedy rule takes the pair of highest IoU, removes its row and column
     and repeats. Each pair that is the best of both its row and its column is
     one the greedy rule takes, whatever the order, so each round here takes all
-    such pairs at once; usually one round settles every box. Two boxes whose
-    best anchor is the same both still get an anchor (the second one its next
-    best), unlike the argmax forcing of the TF OD API and torchvision.
-    Ties go to the lower box index, then the lower anchor index.
+    such pairs at once. Usually the first round settles every box, and it
+    reads the full `[batch, boxes, anchors]` matrix only once (a row argmax);
+    the column test needs only the `boxes` columns the rows chose.
+    Two boxes whose best anchor is the same both still get an anchor (the
+    second one its next best), unlike the argmax forcing of the TF OD API and
+    torchvision. Ties go to the lower box index, then the lower anchor index.
 
     Args:
         iou: `[batch, num_boxes, num_anchors]` float IoU; padding boxes have
-            rows of -1. A box with IoU 0 to every anchor gets no anchor.
+            rows of -1. A box with IoU 0 to every anchor left gets no anchor.
 
     Returns:
         `[batch, num_boxes]` int32: the anchor given to each box, or -1.
     """
     iou = tf.convert_to_tensor(iou, tf.float32)
-    num_anchors = tf.shape(iou)[2]
-    assigned = tf.fill(tf.shape(iou)[:2], -1)
+    num_boxes = tf.shape(iou)[1]
+    box_index = tf.range(num_boxes, dtype=tf.int32)[tf.newaxis, :]
 
-    def not_done(iou, assigned):
-        return tf.reduce_any(iou > 0.0)
-
-    def take_round(iou, assigned):
-        pairs, anchor = _mutual_best_pairs(iou)
-        assigned = tf.where(pairs, anchor, assigned)
-        taken_columns = tf.reduce_any(
-            tf.one_hot(tf.where(pairs, anchor, -1), num_anchors, on_value=True, off_value=False),
-            axis=1,
+    def take_round(iou, assigned, free):
+        best_anchor = tf.argmax(iou, axis=2, output_type=tf.int32)
+        chosen_columns = tf.gather(iou, best_anchor, axis=2, batch_dims=1)
+        best_value = tf.linalg.diag_part(chosen_columns)
+        best_box_of_anchor = tf.argmax(chosen_columns, axis=1, output_type=tf.int32)
+        pairs = free & (best_box_of_anchor == box_index) & (best_value > 0.0)
+        assigned = tf.where(pairs, best_anchor, assigned)
+        free = free & ~pairs & (best_value > 0.0)
+        iou = tf.cond(
+            tf.reduce_any(free), lambda: _take_columns(iou, pairs, best_anchor), lambda: iou
         )
-        taken = pairs[:, :, tf.newaxis] | taken_columns[:, tf.newaxis, :]
-        return tf.where(taken, -1.0, iou), assigned
+        return iou, assigned, free
 
-    _, assigned = tf.while_loop(
-        not_done,
+    _, assigned, _ = tf.while_loop(
+        lambda iou, assigned, free: tf.reduce_any(free),
         take_round,
-        (iou, assigned),
-        maximum_iterations=tf.shape(iou)[1],
+        (iou, tf.fill(tf.shape(iou)[:2], -1), tf.ones(tf.shape(iou)[:2], tf.bool)),
+        maximum_iterations=num_boxes,
     )
     return assigned
 
@@ -102,7 +96,13 @@ def match_anchors(iou, positive_threshold=0.5, negative_threshold=None, bipartit
     if not bipartite:
         return matches
     forced_anchor = bipartite_match(iou)
-    forced = tf.one_hot(forced_anchor, tf.shape(iou)[2], on_value=True, off_value=False)
-    is_forced = tf.reduce_any(forced, axis=1)
-    forced_box = tf.argmax(tf.cast(forced, tf.int32), axis=1, output_type=tf.int32)
-    return tf.where(is_forced, forced_box, matches)
+    batch_size, num_boxes, num_anchors = tf.unstack(tf.shape(iou))
+    # Boxes without an anchor write to an extra column that is dropped.
+    columns = tf.where(forced_anchor >= 0, forced_anchor, num_anchors)
+    rows = tf.broadcast_to(tf.range(batch_size)[:, tf.newaxis], tf.shape(columns))
+    boxes = tf.broadcast_to(tf.range(num_boxes)[tf.newaxis, :], tf.shape(columns))
+    padded = tf.pad(matches, [[0, 0], [0, 1]])
+    forced = tf.tensor_scatter_nd_update(
+        padded, tf.stack([rows, columns], axis=-1), boxes
+    )
+    return forced[:, :num_anchors]
