@@ -3,12 +3,14 @@
 import copy
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_ssd.anchors.anchor_generator import AnchorGenerator
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.target_assigner import TargetAssigner
 from keras_ssd.backbones.feature_extractor import build_feature_extractor
+from keras_ssd.data.validation import validate_boxes
 from keras_ssd.losses import (
     HardNegativeMining,
     SmoothL1LocalizationLoss,
@@ -338,6 +340,39 @@ class SSD(keras.Model):
             tf.reduce_sum(classification) / num_positives,
             tf.reduce_sum(localization) / num_positives,
         )
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`; in-memory targets are checked first (`ValueError`)."""
+        self._validate_in_memory_targets(y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`; in-memory targets are checked first (`ValueError`)."""
+        self._validate_in_memory_targets(y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def _validate_in_memory_targets(self, y):
+        # Datasets are checked in-graph by `_check_ground_truth`; arrays get the
+        # friendlier ValueError naming the image and the box.
+        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
+            return
+        if not all(isinstance(y[key], np.ndarray) for key in ("boxes", "classes")):
+            return
+        boxes, classes = y["boxes"], y["classes"]
+        keep = classes != -1
+        try:
+            validate_boxes(boxes[keep], classes[keep], self.num_classes, class_names=self.class_names)
+        except ValueError:
+            # Checked all at once; on a failure, name the first failing image.
+            for image_index in np.flatnonzero(keep.any(axis=-1)):
+                validate_boxes(
+                    boxes[image_index][keep[image_index]],
+                    classes[image_index][keep[image_index]],
+                    self.num_classes,
+                    source=f"targets of image {image_index}",
+                    class_names=self.class_names,
+                )
+            raise
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)

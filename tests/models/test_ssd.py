@@ -254,6 +254,23 @@ def test_bad_boxes_stop_training(box, message):
         model.compute_loss(images, targets, model(images))
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t["classes"].__setitem__((0, 1), 7), "label"),
+        (lambda t: t["boxes"].__setitem__((1, 0), [0.5, 0.6, 0.9, 0.2]), "xmax <= xmin"),
+        (lambda t: t["boxes"].__setitem__((0, 0), [10.0, 10.0, 40.0, 50.0]), "outside"),
+    ],
+)
+def test_fit_on_arrays_rejects_bad_targets_with_value_error(change, message):
+    images, targets = _batch()
+    change(targets)
+    model = SSD(num_classes=3, **tiny())
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=message):
+        model.fit(images, targets, epochs=1, verbose=0)
+
+
 def test_padding_rows_may_hold_anything():
     images, targets = _batch()
     targets["boxes"][1, 2] = [5.0, 5.0, -1.0, -1.0]  # class -1: padding
