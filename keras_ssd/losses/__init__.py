@@ -2,6 +2,7 @@
 
 from keras_ssd.losses.class_weights import compute_class_weights
 from keras_ssd.losses.hard_negative_mining import HardNegativeMining
+from keras_ssd.losses.iou_localization_loss import IoULocalizationLoss
 from keras_ssd.losses.sigmoid_focal_classification_loss import (
     SigmoidFocalClassificationLoss,
 )
@@ -15,6 +16,7 @@ from keras_ssd.losses.weighted_softmax_classification_loss import (
 
 __all__ = [
     "HardNegativeMining",
+    "IoULocalizationLoss",
     "SigmoidFocalClassificationLoss",
     "SmoothL1LocalizationLoss",
     "WeightedSigmoidClassificationLoss",

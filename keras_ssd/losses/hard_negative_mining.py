@@ -10,40 +10,104 @@ from keras import ops
 
 from keras_ssd.losses.class_weighting import class_targets_to_int
 
+LOSS_TYPES = ("classification", "localization", "both")
+SSD_MODE = "ssd"
+TF_OBJECT_DETECTION_MODE = "tf_object_detection"
+_DEFAULT_NEGATIVE_RATIO = 3.0
+
+
+def _validate_optional_positive_int(value, name, zero_hint):
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"`{name}` must be None or an integer > 0, got " f"{type(value).__name__}: {value!r}."
+        )
+    if value <= 0:
+        raise ValueError(f"`{name}` must be None or > 0, got {value}. {zero_hint}")
+    return int(value)
+
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
 class HardNegativeMining(keras.losses.Loss):
     """Keeps every positive anchor and only the hardest negatives of each image.
 
-    The SSD rule (Liu et al. 2016, section 2.2 "Hard negative mining";
-    torchvision `SSD.compute_loss`): per image, with `P` positive anchors
-    (target > 0) and `N` background anchors (target 0), keep every positive and
-    the `k` background anchors with the largest inner loss, where
+    Two rules are offered; `docs/class_imbalance.md` compares them.
+
+    **SSD-paper mode** (the default; Liu et al. 2016, section 2.2 "Hard
+    negative mining"; torchvision `SSD.compute_loss`): per image, with `P`
+    positive anchors (target > 0) and `N` background anchors (target 0), keep
+    every positive and the `k` background anchors with the largest inner loss,
+    where
 
         k = min(N, max(floor(negative_ratio * P), min_negatives))
 
-    `floor(negative_ratio * P)` is computed in float32 (exact for integer
-    ratios). Ignored anchors (target -1) are never mined and give 0. Ties in
+    **TF Object Detection API mode**, on as soon as `num_hard_examples` or
+    `max_negatives_per_positive` is given (`HardExampleMiner` of
+    `object_detection/core/losses.py`, with `loss_type: CLASSIFICATION`): per
+    image, positives and negatives together are ranked by their inner loss and
+    only the `num_hard_examples` largest are selected (all of them when it is
+    `None`); then, if `max_negatives_per_positive` is given, with `P_s` the
+    number of *selected* positives, the selected positives and the first
+
+        k = max(floor(max_negatives_per_positive * P_s), min_negatives_per_image)
+
+    selected negatives are kept. It differs from the SSD-paper mode in that a
+    positive outside the `num_hard_examples` hardest is dropped and is not
+    counted for the ratio, and that without `max_negatives_per_positive` an
+    image with no positives still contributes `num_hard_examples` negatives.
+    With `num_hard_examples=None` it is exactly the SSD-paper rule with
+    `negative_ratio=max_negatives_per_positive` and
+    `min_negatives=min_negatives_per_image`. Two parts of the TF miner are not
+    reproduced, because a Keras loss only receives the class targets and
+    logits: the non-maximum suppression among hard examples on decoded boxes
+    (`iou_threshold`; this mode behaves as TF with no suppression, i.e.
+    `iou_threshold` 1), and ranking by the localization loss
+    (`loss_type` `"localization"` or `"both"`). The localization loss of the
+    model is not mined either: every positive keeps it.
+
+    In both modes `floor(ratio * P)` is computed in float32 (exact for integer
+    ratios); ignored anchors (target -1) are never mined and give 0; ties in
     the loss are broken by anchor index (a stable sort: the lower index is
     kept), so the choice is deterministic. Ranking is batched, without Python
-    loops: the rank of each negative within its image is the inverse
-    permutation of a descending stable argsort, and negatives with
-    `rank < k` are kept.
+    loops: the rank of each anchor within its image is the inverse permutation
+    of a descending stable argsort.
 
     Only the inner loss' `call` is used (its own `reduction` is ignored); this
     wrapper's `sample_weight` and `reduction` apply to the mined loss. Mining
     ranks the inner loss before `sample_weight`; background anchors have
-    sample weight 1, so the ranking is the same.
+    sample weight 1, so the ranking of negatives is the same.
 
     Args:
         loss: a per-anchor classification loss such as
             `WeightedSoftmaxClassificationLoss`, whose `call(y_true, y_pred)`
             returns `[batch, num_anchors]`.
-        negative_ratio: float >= 0. Negatives kept per positive. Defaults to
+        negative_ratio: float >= 0. SSD-paper mode: negatives kept per
+            positive; must keep its default in the TF OD API mode. Defaults to
             `3.0` (the SSD paper).
-        min_negatives: int >= 0. Negatives kept per image even with few or no
-            positives (still capped by the available negatives). Defaults to
-            `0`.
+        min_negatives: int >= 0. SSD-paper mode: negatives kept per image even
+            with few or no positives (still capped by the available
+            negatives); must be 0 in the TF OD API mode. Defaults to `0`.
+        num_hard_examples: `None` or int > 0. TF OD API mode: anchors selected
+            per image, positives and negatives together, before the ratio.
+            `None` selects all (TF OD API's `num_hard_examples: 0`). Defaults
+            to `None`.
+        max_negatives_per_positive: `None` or float > 0. TF OD API mode:
+            negatives kept per selected positive; `None` keeps every selected
+            negative (TF OD API's `max_negatives_per_positive: 0`). Defaults to
+            `None`.
+        min_negatives_per_image: int >= 0. TF OD API mode: the ratio keeps at
+            least this many selected negatives per image. Only valid with
+            `max_negatives_per_positive` (TF OD API ignores it otherwise).
+            Defaults to `0`.
+        iou_threshold: must be `None`. Stands for TF OD API's NMS among hard
+            examples, which needs decoded boxes that a Keras loss does not
+            receive; any number raises a `ValueError` that says so.
+            Defaults to `None`.
+        loss_type: `"classification"`. TF OD API's `loss_type`; ranking by the
+            localization loss (`"localization"`, `"both"`) needs the
+            localization loss, which this loss does not receive, and raises a
+            `ValueError`. Defaults to `"classification"`.
         reduction: str. Keras reduction applied after `sample_weight`.
             Defaults to `"sum"`.
         name: str. Name of the loss. Defaults to `"hard_negative_mining"`.
@@ -59,8 +123,12 @@ class HardNegativeMining(keras.losses.Loss):
         every anchor that is not kept set to 0.
 
     Raises:
-        ValueError: if `loss` is not a Keras loss, `negative_ratio < 0` or
-            `min_negatives` is not an integer >= 0.
+        ValueError: if `loss` is not a Keras loss, `negative_ratio < 0`,
+            `min_negatives` or `min_negatives_per_image` is not an integer
+            >= 0, `num_hard_examples` is not `None` or an integer > 0,
+            `max_negatives_per_positive` is not `None` or a number > 0,
+            `iou_threshold` is not `None`, `loss_type` is not
+            `"classification"`, or the arguments of the two modes are mixed.
 
     Example:
 
@@ -73,13 +141,28 @@ class HardNegativeMining(keras.losses.Loss):
     ...                   "float32")
     >>> np.asarray(mining.call(y_true, y_pred), "float64").round(4).tolist()
     [[0.6931, 2.1269, 0.0, 0.0]]
+
+    The TF OD API mode with one hard example per image drops the positive,
+    whose loss (ln 2) is smaller than the hardest negative's:
+
+    >>> tf_miner = HardNegativeMining(
+    ...     WeightedSoftmaxClassificationLoss(), num_hard_examples=1)
+    >>> tf_miner.mode
+    'tf_object_detection'
+    >>> np.asarray(tf_miner.call(y_true, y_pred), "float64").round(4).tolist()
+    [[0.0, 2.1269, 0.0, 0.0]]
     """
 
     def __init__(
         self,
         loss,
-        negative_ratio=3.0,
+        negative_ratio=_DEFAULT_NEGATIVE_RATIO,
         min_negatives=0,
+        num_hard_examples=None,
+        max_negatives_per_positive=None,
+        min_negatives_per_image=0,
+        iou_threshold=None,
+        loss_type="classification",
         reduction="sum",
         name="hard_negative_mining",
     ):
@@ -98,19 +181,94 @@ class HardNegativeMining(keras.losses.Loss):
             )
         if not math.isfinite(float(negative_ratio)) or float(negative_ratio) < 0:
             raise ValueError(f"`negative_ratio` must be finite and >= 0, got {negative_ratio}.")
-        if isinstance(min_negatives, (bool, np.bool_)) or not isinstance(
-            min_negatives, numbers.Integral
+        for value, label in (
+            (min_negatives, "min_negatives"),
+            (min_negatives_per_image, "min_negatives_per_image"),
+        ):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+                raise ValueError(
+                    f"`{label}` must be an integer >= 0, got " f"{type(value).__name__}: {value!r}."
+                )
+            if value < 0:
+                raise ValueError(f"`{label}` must be >= 0, got {value}.")
+        num_hard_examples = _validate_optional_positive_int(
+            num_hard_examples,
+            "num_hard_examples",
+            "TF OD API's `num_hard_examples: 0` (select every anchor) is None here.",
+        )
+        if max_negatives_per_positive is not None:
+            if isinstance(max_negatives_per_positive, (bool, np.bool_)) or not isinstance(
+                max_negatives_per_positive, numbers.Real
+            ):
+                raise ValueError(
+                    f"`max_negatives_per_positive` must be None or a number > 0, got "
+                    f"{type(max_negatives_per_positive).__name__}: "
+                    f"{max_negatives_per_positive!r}."
+                )
+            if (
+                not math.isfinite(float(max_negatives_per_positive))
+                or float(max_negatives_per_positive) <= 0
+            ):
+                raise ValueError(
+                    f"`max_negatives_per_positive` must be None or finite and > 0, got "
+                    f"{max_negatives_per_positive}. TF OD API's "
+                    f"`max_negatives_per_positive: 0` (no ratio) is None here."
+                )
+            max_negatives_per_positive = float(max_negatives_per_positive)
+        if iou_threshold is not None:
+            raise ValueError(
+                f"`iou_threshold` must be None, got {iou_threshold!r}: the TF OD API "
+                f"miner's non-maximum suppression among hard examples needs the decoded "
+                f"predicted boxes, which a Keras loss does not receive, so it is not "
+                f"implemented; the miner behaves as TF with no suppression (iou_threshold "
+                f"1). With the 0.99 of the TF OD API SSD configs the two rarely differ; "
+                f"see docs/class_imbalance.md."
+            )
+        if loss_type not in LOSS_TYPES:
+            raise ValueError(
+                f"`loss_type` must be one of {LOSS_TYPES}, got {loss_type!r} "
+                f"(TF OD API's CLASSIFICATION is 'classification')."
+            )
+        if loss_type != "classification":
+            raise ValueError(
+                f"`loss_type={loss_type!r}` is not supported: ranking by the "
+                f"localization loss needs it inside the classification loss, which only "
+                f"receives class targets and logits. Use loss_type='classification' (the "
+                f"TF OD API SSD configs do); negatives have no localization loss, so "
+                f"'both' ranks the negatives in the same order."
+            )
+        tf_mode = num_hard_examples is not None or max_negatives_per_positive is not None
+        if tf_mode and (
+            min_negatives != 0 or float(negative_ratio) != _DEFAULT_NEGATIVE_RATIO
         ):
             raise ValueError(
-                f"`min_negatives` must be an integer >= 0, got "
-                f"{type(min_negatives).__name__}: {min_negatives!r}."
+                f"`negative_ratio` ({negative_ratio}) and `min_negatives` ({min_negatives}) "
+                f"belong to the SSD-paper mode, but `num_hard_examples` or "
+                f"`max_negatives_per_positive` selects the TF OD API mode; there use "
+                f"`max_negatives_per_positive` and `min_negatives_per_image`."
             )
-        if min_negatives < 0:
-            raise ValueError(f"`min_negatives` must be >= 0, got {min_negatives}.")
+        if min_negatives_per_image != 0 and max_negatives_per_positive is None:
+            raise ValueError(
+                f"`min_negatives_per_image` ({min_negatives_per_image}) only applies "
+                f"with `max_negatives_per_positive` (as in the TF OD API); for the "
+                f"SSD-paper mode use `min_negatives`."
+            )
         super().__init__(name=name, reduction=reduction, dtype="float32")
         self.loss = loss
         self.negative_ratio = float(negative_ratio)
         self.min_negatives = int(min_negatives)
+        self.num_hard_examples = num_hard_examples
+        self.max_negatives_per_positive = max_negatives_per_positive
+        self.min_negatives_per_image = int(min_negatives_per_image)
+        self.iou_threshold = None
+        self.loss_type = loss_type
+
+    @property
+    def mode(self):
+        """`"ssd"` (SSD-paper rule) or `"tf_object_detection"` (TF OD API miner)."""
+        if self.num_hard_examples is None and self.max_negatives_per_positive is None:
+            return SSD_MODE
+        return TF_OBJECT_DETECTION_MODE
 
     @property
     def class_weights(self):
@@ -140,7 +298,7 @@ class HardNegativeMining(keras.losses.Loss):
         return type(self).from_config(config)
 
     def call(self, y_true, y_pred):
-        """Inner per-anchor loss with the unmined negatives set to 0.
+        """Inner per-anchor loss with the unmined anchors set to 0.
 
         Args:
             y_true: tensor `[batch, num_anchors]` of class targets.
@@ -153,7 +311,13 @@ class HardNegativeMining(keras.losses.Loss):
         class_targets = class_targets_to_int(y_true)
         positive = class_targets > 0
         negative = ops.equal(class_targets, 0)
+        if self.mode == SSD_MODE:
+            keep = self._keep_ssd(losses, positive, negative)
+        else:
+            keep = self._keep_tf_object_detection(losses, positive, negative)
+        return ops.where(keep, losses, ops.zeros_like(losses))
 
+    def _keep_ssd(self, losses, positive, negative):
         num_positives = ops.sum(ops.cast(positive, "float32"), axis=1)
         num_negatives = ops.sum(ops.cast(negative, "int32"), axis=1)
         num_from_ratio = ops.cast(ops.floor(self.negative_ratio * num_positives), "int32")
@@ -164,8 +328,33 @@ class HardNegativeMining(keras.losses.Loss):
         order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
         rank = tf.argsort(order, axis=1, direction="ASCENDING", stable=True)
         keep_negative = ops.logical_and(negative, rank < num_keep[:, None])
-        keep = ops.logical_or(positive, keep_negative)
-        return ops.where(keep, losses, ops.zeros_like(losses))
+        return ops.logical_or(positive, keep_negative)
+
+    def _keep_tf_object_detection(self, losses, positive, negative):
+        candidate = ops.logical_or(positive, negative)
+        # Positives and negatives compete for the hard-example slots; ignored
+        # anchors sort last and are never selected.
+        scores = ops.where(candidate, ops.stop_gradient(losses), ops.full_like(losses, -np.inf))
+        order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
+        rank = tf.argsort(order, axis=1, direction="ASCENDING", stable=True)
+        selected = candidate
+        if self.num_hard_examples is not None:
+            selected = ops.logical_and(candidate, rank < self.num_hard_examples)
+        if self.max_negatives_per_positive is None:
+            return selected
+        selected_positive = ops.logical_and(selected, positive)
+        selected_negative = ops.logical_and(selected, negative)
+        num_positives = ops.sum(ops.cast(selected_positive, "float32"), axis=1)
+        num_from_ratio = ops.cast(
+            ops.floor(self.max_negatives_per_positive * num_positives), "int32"
+        )
+        num_keep = ops.maximum(num_from_ratio, self.min_negatives_per_image)
+        # 1-based position of each negative among the negatives in loss order
+        # (the TF miner's cumulative sum over the selected indices).
+        sorted_negative = ops.take_along_axis(ops.cast(negative, "int32"), order, axis=1)
+        negative_position = ops.take_along_axis(ops.cumsum(sorted_negative, axis=1), rank, axis=1)
+        keep_negative = ops.logical_and(selected_negative, negative_position <= num_keep[:, None])
+        return ops.logical_or(selected_positive, keep_negative)
 
     def get_config(self):
         config = super().get_config()
@@ -174,6 +363,11 @@ class HardNegativeMining(keras.losses.Loss):
                 "loss": keras.saving.serialize_keras_object(self.loss),
                 "negative_ratio": self.negative_ratio,
                 "min_negatives": self.min_negatives,
+                "num_hard_examples": self.num_hard_examples,
+                "max_negatives_per_positive": self.max_negatives_per_positive,
+                "min_negatives_per_image": self.min_negatives_per_image,
+                "iou_threshold": self.iou_threshold,
+                "loss_type": self.loss_type,
             }
         )
         return config

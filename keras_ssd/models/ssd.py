@@ -290,8 +290,13 @@ class SSD(keras.Model):
             localization_weights *= tf.gather(
                 class_weight_table, tf.maximum(targets["class_targets"], 0)
             )
+        box_targets, box_predictions = targets["box_targets"], y_pred["boxes"]
+        if getattr(self._localization_loss, "requires_decoded_boxes", False):
+            # IoU-family losses compare boxes, not centre-size deltas.
+            box_targets = self.decoder.box_coder.decode(box_targets, self.anchors)
+            box_predictions = self.decoder.box_coder.decode(box_predictions, self.anchors)
         localization = self._localization_loss(
-            targets["box_targets"], y_pred["boxes"], sample_weight=localization_weights
+            box_targets, box_predictions, sample_weight=localization_weights
         )
         classification, localization = self._normalize(classification, localization, positive)
         total = classification + self.localization_weight * localization
@@ -427,3 +432,20 @@ class SSD(keras.Model):
             }
         )
         return config
+
+    def export(self, filepath, format="saved_model", **options):
+        """Exports the detector with decoding and NMS inside (`keras_ssd.export`).
+
+        Args:
+            filepath: str. SavedModel directory, or `.tflite` file.
+            format: `"saved_model"` (alias `"tf_saved_model"`) or `"tflite"`.
+            **options: `score_threshold`, `iou_threshold`, `max_detections`
+                (default: the model's); for TFLite also `quantize`
+                (None or `"dynamic_range"`).
+
+        Returns:
+            str. `filepath`.
+        """
+        from keras_ssd.export import export_model
+
+        return export_model(self, filepath, format=format, **options)
