@@ -58,13 +58,13 @@ class HardNegativeMining(keras.losses.Loss):
     image with no positives still contributes `num_hard_examples` negatives.
     With `num_hard_examples=None` it is exactly the SSD-paper rule with
     `negative_ratio=max_negatives_per_positive` and
-    `min_negatives=min_negatives_per_image`. Two parts of the TF miner are not
-    reproduced, because a Keras loss only receives the class targets and
-    logits: the non-maximum suppression among hard examples on decoded boxes
-    (`iou_threshold`; this mode behaves as TF with no suppression, i.e.
-    `iou_threshold` 1), and ranking by the localization loss
-    (`loss_type` `"localization"` or `"both"`). The localization loss of the
-    model is not mined either: every positive keeps it.
+    `min_negatives=min_negatives_per_image`. With `iou_threshold` the hard
+    examples are chosen, as in TF, by non-maximum suppression on the decoded
+    predicted boxes scored by the ranking loss, which can drop positives;
+    `loss_type` ranks by the classification loss, the localization loss or
+    their sum. These two need `y_pred` as a dict (see `call`), which `SSD`
+    builds. Unlike TF, the model's localization loss is not mined: every
+    positive keeps it.
 
     In both modes `floor(ratio * P)` is computed in float32 (exact for integer
     ratios); ignored anchors (target -1) are never mined and give 0; ties in
@@ -100,14 +100,12 @@ class HardNegativeMining(keras.losses.Loss):
             least this many selected negatives per image. Only valid with
             `max_negatives_per_positive` (TF OD API ignores it otherwise).
             Defaults to `0`.
-        iou_threshold: must be `None`. Stands for TF OD API's NMS among hard
-            examples, which needs decoded boxes that a Keras loss does not
-            receive; any number raises a `ValueError` that says so.
-            Defaults to `None`.
-        loss_type: `"classification"`. TF OD API's `loss_type`; ranking by the
-            localization loss (`"localization"`, `"both"`) needs the
-            localization loss, which this loss does not receive, and raises a
-            `ValueError`. Defaults to `"classification"`.
+        iou_threshold: None or float in (0, 1]. TF OD API mode: NMS among
+            the hard examples on the decoded predicted boxes. Defaults to
+            `None` (no suppression).
+        loss_type: `"classification"`, `"localization"` or `"both"`: the
+            loss that ranks hard examples (TF OD API's `loss_type`). Defaults
+            to `"classification"`.
         reduction: str. Keras reduction applied after `sample_weight`.
             Defaults to `"sum"`.
         name: str. Name of the loss. Defaults to `"hard_negative_mining"`.
@@ -216,35 +214,32 @@ class HardNegativeMining(keras.losses.Loss):
                 )
             max_negatives_per_positive = float(max_negatives_per_positive)
         if iou_threshold is not None:
-            raise ValueError(
-                f"`iou_threshold` must be None, got {iou_threshold!r}: the TF OD API "
-                f"miner's non-maximum suppression among hard examples needs the decoded "
-                f"predicted boxes, which a Keras loss does not receive, so it is not "
-                f"implemented; the miner behaves as TF with no suppression (iou_threshold "
-                f"1). With the 0.99 of the TF OD API SSD configs the two rarely differ; "
-                f"see docs/class_imbalance.md."
-            )
+            if isinstance(iou_threshold, (bool, np.bool_)) or not isinstance(
+                iou_threshold, numbers.Real
+            ) or not 0.0 < float(iou_threshold) <= 1.0:
+                raise ValueError(
+                    f"`iou_threshold` must be None or a number in (0, 1], got {iou_threshold!r}."
+                )
+            iou_threshold = float(iou_threshold)
         if loss_type not in LOSS_TYPES:
             raise ValueError(
                 f"`loss_type` must be one of {LOSS_TYPES}, got {loss_type!r} "
                 f"(TF OD API's CLASSIFICATION is 'classification')."
             )
-        if loss_type != "classification":
-            raise ValueError(
-                f"`loss_type={loss_type!r}` is not supported: ranking by the "
-                f"localization loss needs it inside the classification loss, which only "
-                f"receives class targets and logits. Use loss_type='classification' (the "
-                f"TF OD API SSD configs do); negatives have no localization loss, so "
-                f"'both' ranks the negatives in the same order."
-            )
-        tf_mode = num_hard_examples is not None or max_negatives_per_positive is not None
+        tf_mode = (
+            num_hard_examples is not None
+            or max_negatives_per_positive is not None
+            or iou_threshold is not None
+            or loss_type != "classification"
+        )
         if tf_mode and (
             min_negatives != 0 or float(negative_ratio) != _DEFAULT_NEGATIVE_RATIO
         ):
             raise ValueError(
                 f"`negative_ratio` ({negative_ratio}) and `min_negatives` ({min_negatives}) "
-                f"belong to the SSD-paper mode, but `num_hard_examples` or "
-                f"`max_negatives_per_positive` selects the TF OD API mode; there use "
+                f"belong to the SSD-paper mode, but `num_hard_examples`, "
+                f"`max_negatives_per_positive`, `iou_threshold` or `loss_type` select the "
+                f"TF OD API mode; there use "
                 f"`max_negatives_per_positive` and `min_negatives_per_image`."
             )
         if min_negatives_per_image != 0 and max_negatives_per_positive is None:
@@ -260,13 +255,18 @@ class HardNegativeMining(keras.losses.Loss):
         self.num_hard_examples = num_hard_examples
         self.max_negatives_per_positive = max_negatives_per_positive
         self.min_negatives_per_image = int(min_negatives_per_image)
-        self.iou_threshold = None
+        self.iou_threshold = iou_threshold
         self.loss_type = loss_type
 
     @property
     def mode(self):
         """`"ssd"` (SSD-paper rule) or `"tf_object_detection"` (TF OD API miner)."""
-        if self.num_hard_examples is None and self.max_negatives_per_positive is None:
+        if (
+            self.num_hard_examples is None
+            and self.max_negatives_per_positive is None
+            and self.iou_threshold is None
+            and self.loss_type == "classification"
+        ):
             return SSD_MODE
         return TF_OBJECT_DETECTION_MODE
 
@@ -297,25 +297,61 @@ class HardNegativeMining(keras.losses.Loss):
         )
         return type(self).from_config(config)
 
+    @property
+    def requires_decoded_boxes(self):
+        """Whether `y_pred` must carry the decoded predicted boxes (NMS)."""
+        return self.iou_threshold is not None
+
+    @property
+    def requires_localization_losses(self):
+        """Whether `y_pred` must carry the per-anchor localization losses."""
+        return self.loss_type != "classification"
+
     def call(self, y_true, y_pred):
         """Inner per-anchor loss with the unmined anchors set to 0.
 
         Args:
             y_true: tensor `[batch, num_anchors]` of class targets.
-            y_pred: logits, as the inner loss expects them.
+            y_pred: logits, as the inner loss expects them; or, for the TF OD
+                API options that need more, a dict with `"logits"`, `"boxes"`
+                (decoded predicted boxes `[batch, num_anchors, 4]`, for
+                `iou_threshold`) and `"localization"` (per-anchor
+                localization losses `[batch, num_anchors]`, for `loss_type`
+                `"localization"` or `"both"`). `SSD` passes these itself.
 
         Returns:
             float32 tensor `[batch, num_anchors]`.
         """
-        losses = ops.cast(self.loss.call(y_true, y_pred), "float32")
+        extras = y_pred if isinstance(y_pred, dict) else {"logits": y_pred}
+        for key, needed in (
+            ("boxes", self.requires_decoded_boxes),
+            ("localization", self.requires_localization_losses),
+        ):
+            if needed and key not in extras:
+                raise ValueError(
+                    f"HardNegativeMining with iou_threshold={self.iou_threshold}, "
+                    f"loss_type={self.loss_type!r} needs y_pred as a dict with 'logits' and "
+                    f"{key!r}; SSD passes it, a direct call must too."
+                )
+        losses = ops.cast(self.loss.call(y_true, extras["logits"]), "float32")
         class_targets = class_targets_to_int(y_true)
         positive = class_targets > 0
         negative = ops.equal(class_targets, 0)
         if self.mode == SSD_MODE:
             keep = self._keep_ssd(losses, positive, negative)
         else:
-            keep = self._keep_tf_object_detection(losses, positive, negative)
+            keep = self._keep_tf_object_detection(
+                self._ranking_losses(losses, extras), positive, negative, extras.get("boxes")
+            )
         return ops.where(keep, losses, ops.zeros_like(losses))
+
+    def _ranking_losses(self, losses, extras):
+        if self.loss_type == "classification":
+            return losses
+        localization = ops.cast(extras["localization"], "float32")
+        if self.loss_type == "localization":
+            return localization
+        return losses + localization
 
     def _keep_ssd(self, losses, positive, negative):
         num_positives = ops.sum(ops.cast(positive, "float32"), axis=1)
@@ -330,16 +366,19 @@ class HardNegativeMining(keras.losses.Loss):
         keep_negative = ops.logical_and(negative, rank < num_keep[:, None])
         return ops.logical_or(positive, keep_negative)
 
-    def _keep_tf_object_detection(self, losses, positive, negative):
+    def _keep_tf_object_detection(self, losses, positive, negative, boxes=None):
         candidate = ops.logical_or(positive, negative)
         # Positives and negatives compete for the hard-example slots; ignored
         # anchors sort last and are never selected.
         scores = ops.where(candidate, ops.stop_gradient(losses), ops.full_like(losses, -np.inf))
         order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
         rank = tf.argsort(order, axis=1, direction="ASCENDING", stable=True)
-        selected = candidate
-        if self.num_hard_examples is not None:
+        if self.iou_threshold is not None:
+            selected = ops.logical_and(candidate, self._suppress(scores, boxes))
+        elif self.num_hard_examples is not None:
             selected = ops.logical_and(candidate, rank < self.num_hard_examples)
+        else:
+            selected = candidate
         if self.max_negatives_per_positive is None:
             return selected
         selected_positive = ops.logical_and(selected, positive)
@@ -351,10 +390,35 @@ class HardNegativeMining(keras.losses.Loss):
         num_keep = ops.maximum(num_from_ratio, self.min_negatives_per_image)
         # 1-based position of each negative among the negatives in loss order
         # (the TF miner's cumulative sum over the selected indices).
-        sorted_negative = ops.take_along_axis(ops.cast(negative, "int32"), order, axis=1)
+        sorted_negative = ops.take_along_axis(ops.cast(selected_negative, "int32"), order, axis=1)
         negative_position = ops.take_along_axis(ops.cumsum(sorted_negative, axis=1), rank, axis=1)
         keep_negative = ops.logical_and(selected_negative, negative_position <= num_keep[:, None])
         return ops.logical_or(selected_positive, keep_negative)
+
+    def _suppress(self, scores, boxes):
+        """TF OD API's NMS among hard examples: `[batch, anchors]` bool kept."""
+        num_anchors = tf.shape(scores)[1]
+        max_output = self.num_hard_examples if self.num_hard_examples is not None else num_anchors
+        # Ignored anchors score below the threshold and are never selected.
+        finite_scores = tf.where(tf.math.is_finite(scores), scores, -1e30)
+        indices, num_valid = tf.image.non_max_suppression_padded(
+            tf.cast(tf.stop_gradient(boxes), tf.float32),
+            finite_scores,
+            max_output_size=max_output,
+            iou_threshold=self.iou_threshold,
+            score_threshold=-1e29,
+            pad_to_max_output_size=True,
+        )
+        valid = tf.range(tf.shape(indices)[1])[tf.newaxis, :] < num_valid[:, tf.newaxis]
+        # Padding entries write to an extra column that is dropped.
+        columns = tf.where(valid, indices, num_anchors)
+        rows = tf.broadcast_to(tf.range(tf.shape(scores)[0])[:, tf.newaxis], tf.shape(columns))
+        kept = tf.scatter_nd(
+            tf.stack([rows, columns], axis=-1),
+            tf.ones_like(columns),
+            tf.stack([tf.shape(scores)[0], num_anchors + 1]),
+        )
+        return kept[:, :-1] > 0
 
     def get_config(self):
         config = super().get_config()

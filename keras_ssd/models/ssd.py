@@ -281,9 +281,6 @@ class SSD(keras.Model):
         targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
         positive = tf.cast(targets["positive_mask"], tf.float32)
 
-        classification = self._classification_loss(
-            targets["class_targets"], y_pred["classes"], sample_weight=targets["anchor_weights"]
-        )
         localization_weights = positive * targets["anchor_weights"]
         if self.weight_localization and self.class_weights is not None:
             class_weight_table = tf.constant([0.0] + self.class_weights, tf.float32)
@@ -298,6 +295,11 @@ class SSD(keras.Model):
         localization = self._localization_loss(
             box_targets, box_predictions, sample_weight=localization_weights
         )
+        classification = self._classification_loss(
+            targets["class_targets"],
+            self._classification_inputs(y_pred, localization),
+            sample_weight=targets["anchor_weights"],
+        )
         classification, localization = self._normalize(classification, localization, positive)
         total = classification + self.localization_weight * localization
         if self.losses:
@@ -306,6 +308,20 @@ class SSD(keras.Model):
         self.classification_loss_tracker.update_state(classification * replicas)
         self.localization_loss_tracker.update_state(localization * replicas)
         return total
+
+    def _classification_inputs(self, y_pred, localization):
+        """Logits, or the dict a TF OD API-style miner needs (boxes for its NMS)."""
+        loss = self._classification_loss
+        needs_boxes = getattr(loss, "requires_decoded_boxes", False)
+        needs_localization = getattr(loss, "requires_localization_losses", False)
+        if not (needs_boxes or needs_localization):
+            return y_pred["classes"]
+        inputs = {"logits": y_pred["classes"]}
+        if needs_boxes:
+            inputs["boxes"] = self.decoder.box_coder.decode(y_pred["boxes"], self.anchors)
+        if needs_localization:
+            inputs["localization"] = localization
+        return inputs
 
     def _check_ground_truth(self, boxes, classes):
         """Stops training on labels or boxes that would train silently wrong."""

@@ -468,9 +468,9 @@ TF_MODE_BAD_ARGUMENTS = [
     ({"max_negatives_per_positive": "3"}, "max_negatives_per_positive"),
     ({"min_negatives_per_image": -1, "max_negatives_per_positive": 3.0}, "min_negatives_per_image"),
     ({"min_negatives_per_image": 3}, "only applies with `max_negatives_per_positive`"),
-    ({"iou_threshold": 0.99}, "non-maximum suppression"),
-    ({"loss_type": "both"}, "not supported"),
-    ({"loss_type": "localization"}, "not supported"),
+    ({"iou_threshold": 0.0}, r"in \(0, 1\]"),
+    ({"iou_threshold": 1.5}, r"in \(0, 1\]"),
+    ({"iou_threshold": 0.99, "negative_ratio": 2.0}, "belong to the SSD-paper mode"),
     ({"loss_type": "cls"}, "must be one of"),
     ({"num_hard_examples": 10, "negative_ratio": 2.0}, "belong to the SSD-paper mode"),
     ({"max_negatives_per_positive": 3.0, "min_negatives": 2}, "belong to the SSD-paper mode"),
@@ -481,3 +481,96 @@ TF_MODE_BAD_ARGUMENTS = [
 def test_tf_mode_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         HardNegativeMining(WeightedSoftmaxClassificationLoss(), **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# TF OD API miner with NMS among hard examples and `loss_type`.
+
+
+def _iou(box, boxes):
+    top_left = np.maximum(box[:2], boxes[:, :2])
+    bottom_right = np.minimum(box[2:], boxes[:, 2:])
+    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    area = lambda b: np.prod(b[..., 2:] - b[..., :2], axis=-1)  # noqa: E731
+    return intersection / (area(box) + area(boxes) - intersection)
+
+
+def reference_tf_miner_with_nms(y_true, scores, boxes, num_hard_examples, iou_threshold, max_per_positive):
+    """TF OD API HardExampleMiner: NMS on the ranking scores, then the ratio, per image."""
+    kept = np.zeros(y_true.shape, bool)
+    for image in range(y_true.shape[0]):
+        candidates = np.flatnonzero(y_true[image] >= 0)
+        ordered = candidates[np.argsort(-scores[image, candidates], kind="stable")]
+        selected = []
+        for anchor in ordered:
+            if len(selected) == num_hard_examples:
+                break
+            if not selected or _iou(boxes[image, anchor], boxes[image, selected]).max() <= iou_threshold:
+                selected.append(anchor)
+        selected = np.array(selected, int)
+        is_positive = y_true[image, selected] > 0
+        limit = int(np.floor(max_per_positive * is_positive.sum()))
+        selected = selected[is_positive | (np.cumsum(~is_positive) <= limit)]
+        kept[image, selected] = True
+    return kept
+
+
+def _random_boxes(rng, shape):
+    corners = rng.uniform(0, 1, shape + (2, 2))
+    return np.concatenate([corners.min(axis=-2), corners.max(axis=-2) + 0.05], axis=-1).astype("float32")
+
+
+def test_nms_keeps_the_harder_of_two_overlapping_negatives():
+    # Negatives 0 and 1 overlap with IoU 0.9; 0 is harder. Negative 2 is apart.
+    y_true = np.array([[0, 0, 0, 1]])
+    y_pred = _negatives_then_positives([3.0, 2.0, 1.0], [0.5])
+    boxes = np.array([[[0, 0, 0.5, 0.5], [0, 0, 0.5, 0.45], [0.6, 0.6, 0.9, 0.9], [0.1, 0.6, 0.3, 0.9]]], "float32")
+    losses = np.asarray(WeightedSoftmaxClassificationLoss().call(y_true, y_pred))
+    for threshold, expected_kept in ((0.5, [True, False, True, True]), (0.99, [True, True, True, True])):
+        miner = HardNegativeMining(
+            WeightedSoftmaxClassificationLoss(), num_hard_examples=10, iou_threshold=threshold
+        )
+        assert miner.requires_decoded_boxes and miner.mode == "tf_object_detection"
+        mined = np.asarray(miner.call(y_true, {"logits": y_pred, "boxes": boxes}))
+        np.testing.assert_allclose(mined[0], np.where(expected_kept, losses[0], 0.0), rtol=1e-6)
+
+
+def test_nms_can_drop_a_positive_and_the_ratio_counts_survivors():
+    # The positive (anchor 2) overlaps the harder negative 0 and is suppressed:
+    # no positive survives, so max_negatives_per_positive keeps no negative.
+    y_true = np.array([[0, 0, 1]])
+    y_pred = np.array([[[0.0, 3.0], [0.0, 1.0], [0.0, 2.0]]], "float32")
+    boxes = np.array([[[0, 0, 0.5, 0.5], [0.6, 0.6, 0.9, 0.9], [0, 0, 0.5, 0.48]]], "float32")
+    miner = HardNegativeMining(
+        WeightedSoftmaxClassificationLoss(), num_hard_examples=10, iou_threshold=0.5,
+        max_negatives_per_positive=3.0,
+    )
+    np.testing.assert_array_equal(np.asarray(miner.call(y_true, {"logits": y_pred, "boxes": boxes})), [[0.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("loss_type", ["classification", "localization", "both"])
+def test_nms_miner_matches_numpy_reference(loss_type):
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        y_true = rng.choice([-1, 0, 0, 0, 0, 1, 2], size=(2, 40))
+        logits = rng.normal(0, 2, (2, 40, 3)).astype("float32")
+        boxes = _random_boxes(rng, (2, 40))
+        localization = rng.uniform(0, 2, (2, 40)).astype("float32") * (y_true > 0)
+        miner = HardNegativeMining(
+            WeightedSoftmaxClassificationLoss(), num_hard_examples=15, iou_threshold=0.4,
+            max_negatives_per_positive=2.0, loss_type=loss_type,
+        )
+        losses = np.asarray(WeightedSoftmaxClassificationLoss().call(y_true, logits))
+        scores = {"classification": losses, "localization": localization, "both": losses + localization}[loss_type]
+        expected = reference_tf_miner_with_nms(y_true, scores, boxes, 15, 0.4, 2.0)
+        mined = np.asarray(miner.call(y_true, {"logits": logits, "boxes": boxes, "localization": localization}))
+        np.testing.assert_allclose(mined, np.where(expected, losses, 0.0), rtol=1e-6)
+
+
+def test_options_that_need_boxes_or_localization_say_so():
+    y_true = np.array([[0, 1]])
+    logits = np.zeros((1, 2, 2), "float32")
+    with pytest.raises(ValueError, match="needs y_pred as a dict with 'logits' and 'boxes'"):
+        HardNegativeMining(WeightedSoftmaxClassificationLoss(), iou_threshold=0.99).call(y_true, logits)
+    with pytest.raises(ValueError, match="'localization'"):
+        HardNegativeMining(WeightedSoftmaxClassificationLoss(), loss_type="both").call(y_true, {"logits": logits})

@@ -1,4 +1,4 @@
-"""SSD with a localization loss on decoded boxes (IoULocalizationLoss)."""
+"""SSD with losses that need more than logits: IoU on decoded boxes, the TF OD API miner."""
 
 import keras
 import numpy as np
@@ -119,5 +119,52 @@ def test_iou_loss_ssd_trains_and_survives_keras_save_load(tmp_path):
     np.testing.assert_allclose(
         float(loaded.compute_loss(images, targets, raw_loaded)),
         float(model.compute_loss(images, targets, raw)),
+        rtol=1e-6,
+    )
+
+
+def test_tf_object_detection_miner_gets_decoded_boxes_and_localization_losses(tmp_path):
+    from keras_ssd.losses import HardNegativeMining, SmoothL1LocalizationLoss, WeightedSoftmaxClassificationLoss
+
+    miner = HardNegativeMining(
+        WeightedSoftmaxClassificationLoss(),
+        num_hard_examples=60,
+        iou_threshold=0.7,
+        max_negatives_per_positive=3.0,
+        min_negatives_per_image=3,
+        loss_type="both",
+    )
+    model = _iou_ssd(classification_loss=miner, localization_loss=SmoothL1LocalizationLoss())
+    images, targets = _batch()
+    outputs = model(images)
+    loss = float(model.compute_loss(images, targets, outputs))
+
+    assigned = model.target_assigner(targets["boxes"], targets["classes"], targets["weights"])
+    positive = np.asarray(assigned["positive_mask"])
+    error = np.abs(np.asarray(outputs["boxes"], np.float64) - np.asarray(assigned["box_targets"]))
+    localization = np.where(error < 1.0, 0.5 * error**2, error - 0.5).sum(-1) * positive * np.asarray(assigned["anchor_weights"])
+    mined = miner.call(
+        assigned["class_targets"],
+        {
+            "logits": outputs["classes"],
+            "boxes": _decode(outputs["boxes"], model.anchors).astype("float32"),
+            "localization": localization.astype("float32"),
+        },
+    )
+    classification = (np.asarray(mined) * np.asarray(assigned["anchor_weights"])).sum()
+    expected = (classification + localization.sum()) / positive.sum()
+    np.testing.assert_allclose(loss, expected, rtol=1e-4)
+    # Fewer anchors are kept than the SSD-paper rule would keep with no cap.
+    assert (np.asarray(mined) > 0).sum() <= 2 * 60
+
+    model.compile(optimizer="adam")
+    model.fit(images, targets, epochs=1, verbose=0)
+    path = str(tmp_path / "miner.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.classification_loss.get_config() == miner.get_config()
+    np.testing.assert_allclose(
+        float(loaded.compute_loss(images, targets, loaded(images))),
+        float(model.compute_loss(images, targets, model(images))),
         rtol=1e-6,
     )
