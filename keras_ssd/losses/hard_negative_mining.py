@@ -125,8 +125,8 @@ class HardNegativeMining(keras.losses.Loss):
             `min_negatives` or `min_negatives_per_image` is not an integer
             >= 0, `num_hard_examples` is not `None` or an integer > 0,
             `max_negatives_per_positive` is not `None` or a number > 0,
-            `iou_threshold` is not `None`, `loss_type` is not
-            `"classification"`, or the arguments of the two modes are mixed.
+            `iou_threshold` is not `None` or in (0, 1], `loss_type` is not
+            one of `LOSS_TYPES`, or the arguments of the two modes are mixed.
 
     Example:
 
