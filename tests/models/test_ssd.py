@@ -283,3 +283,13 @@ def test_targets_must_be_a_dict():
     model = SSD(num_classes=3, **tiny())
     with pytest.raises(ValueError, match="targets as a dict"):
         model.compute_loss(images, targets["boxes"], model(images))
+
+
+def test_keras_fit_class_weight_is_refused_so_weights_live_in_the_constructor():
+    # Keras' fit(class_weight=...) only serves single-output models; SSD's targets are a
+    # dict of boxes and classes, which is why class weights are an SSD argument.
+    images, targets = _batch()
+    model = SSD(num_classes=3, **tiny())
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="class_weight"):
+        model.fit(images, targets, class_weight={0: 1.0, 1: 2.0, 2: 3.0}, epochs=1, verbose=0)
