@@ -53,6 +53,125 @@ def _run_train(args):
     return 0
 
 
+def _fail(command, error):
+    """Prints a user error (bad file, bad model) without a traceback; exit status 1."""
+    print(f"keras-ssd {command}: error: {error}", file=sys.stderr)
+    return 1
+
+
+def _add_predict_arguments(parser):
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="Image files (PNG, JPEG, ...).")
+    parser.add_argument("--model", required=True,
+                        help="A .keras file or a SavedModel directory written by `keras-ssd export`.")
+    parser.add_argument("--output-dir", default="predictions",
+                        help="Where the annotated PNGs and detections.json go (default: predictions).")
+    parser.add_argument("--score-threshold", type=float, default=0.5,
+                        help="Minimum score of a drawn / listed detection (default: 0.5).")
+    parser.add_argument("--class-names", default=None, metavar="FILE",
+                        help="Text file with one class name per line, replacing the model's names.")
+
+
+def _run_predict(args):
+    from keras_ssd.export.predict import predict_files, read_class_names
+
+    try:
+        class_names = None if args.class_names is None else read_class_names(args.class_names)
+        report = predict_files(args.images, args.model, args.output_dir,
+                               score_threshold=args.score_threshold, class_names=class_names)
+    except (FileNotFoundError, ValueError) as error:
+        return _fail("predict", error)
+    for image in report["images"]:
+        print(f"{image['file']}: {len(image['detections'])} detections -> {image['output']}")
+    print(f"Detections written to {os.path.join(args.output_dir, 'detections.json')}")
+    return 0
+
+
+def _add_export_arguments(parser):
+    parser.add_argument("--model", required=True, help="The .keras file saved by training.")
+    parser.add_argument("--out", required=True,
+                        help="SavedModel directory; for tflite a .tflite file or a directory.")
+    parser.add_argument("--format", default="saved_model", choices=["saved_model", "tflite"])
+    parser.add_argument("--quantize", default=None, choices=["dynamic_range"],
+                        help="TFLite only: int8 weights with float activations.")
+    parser.add_argument("--score-threshold", type=float, default=None,
+                        help="Minimum detection score kept by the export (default: the model's).")
+    parser.add_argument("--iou-threshold", type=float, default=None,
+                        help="NMS IoU threshold (default: the model's).")
+    parser.add_argument("--max-detections", type=int, default=None,
+                        help="Detections per image (default: the model's).")
+
+
+def _run_export(args):
+    from keras_ssd.export.predict import export_file
+
+    options = {name: getattr(args, name) for name in ("score_threshold", "iou_threshold", "max_detections")
+               if getattr(args, name) is not None}
+    if args.quantize is not None:
+        if args.format != "tflite":
+            return _fail("export", "--quantize applies to --format tflite only.")
+        options["quantize"] = args.quantize
+    try:
+        written = export_file(args.model, args.out, format=args.format, **options)
+    except (FileNotFoundError, ValueError) as error:
+        return _fail("export", error)
+    print(f"Exported {args.model} ({args.format}) to {written}")
+    return 0
+
+
+def _add_stats_arguments(parser):
+    parser.add_argument("data", metavar="DATA",
+                        help="A Pascal VOC folder, a COCO .json, a .tfrecord file or glob, a tfds name "
+                             "(voc/2007, coco/2017, ...) or synthetic_shapes[/tiny].")
+    parser.add_argument("--split", default="train", help="Split of tfds / synthetic_shapes data (default: train).")
+    parser.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir for those.")
+    parser.add_argument("--label-map", default=None, help="TF OD API label map .pbtxt of TFRecords.")
+    parser.add_argument("--image-dir", default=None, help="Image folder of a COCO .json (default: its folder).")
+    parser.add_argument("--classes", default=None,
+                        help="Comma-separated class names fixing the label order of a VOC folder.")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="Skip (and count) unusable annotations instead of stopping at the first.")
+    parser.add_argument("--plot", default="class_counts.png",
+                        help="Where to save the bar chart (default: class_counts.png).")
+    parser.add_argument("--log-scale", action="store_true", help="Logarithmic count axis in the chart.")
+
+
+def _run_stats(args):
+    import warnings
+
+    from keras_ssd.data.class_statistics import class_statistics
+    from keras_ssd.data.class_statistics import format_statistics_table
+    from keras_ssd.data.class_statistics import plot_class_counts
+    from keras_ssd.data.sources import load_examples
+    from keras_ssd.losses.class_weights import METHODS
+    from keras_ssd.losses.class_weights import compute_class_weights
+
+    class_names = None if args.classes is None else [name.strip() for name in args.classes.split(",")]
+    try:
+        # Statistics need no pixels: no image is opened or decoded.
+        dataset, class_names = load_examples(
+            args.data, split=args.split, data_dir=args.data_dir, label_map_path=args.label_map,
+            image_dir=args.image_dir, class_names=class_names, skip_invalid=args.skip_invalid,
+            check_images=False, load_images=False,
+        )
+        stats = class_statistics(dataset, class_names)
+    except (FileNotFoundError, ValueError) as error:
+        return _fail("stats", error)
+    weights_by_method = {}
+    if stats.num_boxes.sum() > 0:
+        for method in METHODS:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                weights_by_method[method] = compute_class_weights(stats.num_boxes, method=method)
+            for warning in caught:
+                print(f"note: {warning.message}", file=sys.stderr)
+    print(format_statistics_table(stats, weights_by_method))
+    if weights_by_method:
+        print("Weight columns: compute_class_weights(counts, method=...), box-weighted mean 1.")
+    plot_class_counts(stats, args.plot, log_scale=args.log_scale)
+    print(f"Bar chart saved to {args.plot}")
+    return 0
+
+
 # name: (help, add_arguments, run). Imports of TensorFlow stay inside `run`, so
 # `keras-ssd --help` answers at once.
 COMMANDS = {
@@ -60,6 +179,21 @@ COMMANDS = {
         "Train an SSD and print its per-class AP on the test split.",
         _add_train_arguments,
         _run_train,
+    ),
+    "predict": (
+        "Detect objects in image files; write annotated PNGs and detections.json.",
+        _add_predict_arguments,
+        _run_predict,
+    ),
+    "export": (
+        "Export a .keras SSD as a SavedModel or TFLite model with decoding and NMS inside.",
+        _add_export_arguments,
+        _run_export,
+    ),
+    "stats": (
+        "Count boxes and images per class; print suggested class weights; save a bar chart.",
+        _add_stats_arguments,
+        _run_stats,
     ),
 }
 

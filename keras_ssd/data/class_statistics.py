@@ -1,0 +1,268 @@
+"""Per-class box and image counts of a detection dataset: table and bar chart."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Images counted per step (and per progress-bar update).
+_BATCH_SIZE = 256
+
+
+@dataclasses.dataclass
+class ClassStatistics:
+    """What `class_statistics` counted.
+
+    Attributes:
+        class_names: list of str. Class names, indexed by label.
+        num_boxes: int64 array `[num_classes]`. Boxes of each class.
+        num_images: int64 array `[num_classes]`. Images with at least one box
+            of each class.
+        num_difficult: int64 array `[num_classes]`. Boxes flagged `difficult`.
+        num_crowd: int64 array `[num_classes]`. Boxes flagged `iscrowd`.
+        num_images_total: int. Images in the dataset.
+        num_images_without_boxes: int. Images with no box (all background).
+    """
+
+    class_names: list
+    num_boxes: np.ndarray
+    num_images: np.ndarray
+    num_difficult: np.ndarray
+    num_crowd: np.ndarray
+    num_images_total: int
+    num_images_without_boxes: int
+
+
+def class_statistics(dataset, class_names, verbose=1):
+    """Counts the boxes and images of each class, with a progress bar.
+
+    Accepts the examples of every reader (docs/conventions.md, "Examples from
+    readers") and tfds-style examples in general: `example["objects"]["label"]`,
+    with optional `"difficult"` and `"iscrowd"` flags. Only the annotations are
+    used; to avoid decoding images, load the data with `load_images=False`.
+
+    Args:
+        dataset: `tf.data.Dataset` of unbatched examples.
+        class_names: sequence of str. Class names, indexed by label.
+        verbose: int. 1 shows a `keras.utils.Progbar`, 0 nothing. Defaults to 1.
+
+    Returns:
+        A `ClassStatistics`.
+
+    Raises:
+        ValueError: if the examples have no `["objects"]["label"]`, or a label
+            is outside `[0, len(class_names))` (naming the image).
+
+    Example:
+
+    ```python
+    dataset, class_names = load_voc_xml("my_voc_folder", load_images=False)
+    stats = class_statistics(dataset, class_names)
+    print(format_statistics_table(stats))
+    ```
+    """
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            f"class_statistics: dataset must be a tf.data.Dataset, got {type(dataset).__name__}."
+        )
+    spec = dataset.element_spec
+    if not (isinstance(spec, dict) and isinstance(spec.get("objects"), dict) and "label" in spec["objects"]):
+        raise ValueError(
+            "class_statistics: expected unbatched examples with example['objects']['label'] "
+            f"(docs/conventions.md, 'Examples from readers'), got element_spec {spec}."
+        )
+    class_names = list(class_names)
+    num_classes = len(class_names)
+    if num_classes < 1:
+        raise ValueError("class_statistics: class_names is empty.")
+    flags = [key for key in ("difficult", "iscrowd") if key in spec["objects"]]
+    has_name = "image/filename" in spec
+
+    def annotations(example):
+        objects = example["objects"]
+        light = {"label": tf.reshape(objects["label"], [-1])}
+        for key in flags:
+            light[key] = tf.reshape(tf.cast(objects[key], tf.bool), [-1])
+        if has_name:
+            light["name"] = example["image/filename"]
+        return light
+
+    cardinality = int(dataset.cardinality())
+    progress = keras.utils.Progbar(
+        cardinality if cardinality >= 0 else None, verbose=verbose, unit_name="image"
+    )
+    counts = {key: np.zeros(num_classes, np.int64) for key in ("boxes", "images", "difficult", "iscrowd")}
+    num_images = num_without = 0
+    # Counted a batch of images at a time, vectorised: one Python step per image
+    # would take about a millisecond.
+    only_annotations = dataset.map(annotations, num_parallel_calls=tf.data.AUTOTUNE)
+    for batch in only_annotations.ragged_batch(_BATCH_SIZE).prefetch(2):
+        labels = batch["label"].flat_values.numpy().astype(np.int64)
+        row_lengths = batch["label"].row_lengths().numpy()
+        rows = np.repeat(np.arange(len(row_lengths)), row_lengths)
+        bad = (labels < 0) | (labels >= num_classes)
+        if bad.any():
+            row = int(rows[bad][0])
+            name = (
+                batch["name"][row].numpy().decode("utf-8", "replace")
+                if has_name else f"image {num_images + row}"
+            )
+            raise ValueError(
+                f"class_statistics: {name}: label {int(labels[bad][0])} is outside "
+                f"[0, {num_classes}) ({int(bad[rows == row].sum())} of "
+                f"{int(row_lengths[row])} boxes); are the class_names those of this dataset?"
+            )
+        counts["boxes"] += np.bincount(labels, minlength=num_classes)
+        # An image counts once per class it holds: unique (image, class) pairs.
+        pairs = np.unique(rows * num_classes + labels)
+        counts["images"] += np.bincount(pairs % num_classes, minlength=num_classes)
+        for key in flags:
+            if not np.array_equal(batch[key].row_lengths().numpy(), row_lengths):
+                raise ValueError(
+                    f"class_statistics: an image among {num_images} to "
+                    f"{num_images + len(row_lengths) - 1} has a different number of "
+                    f"labels and '{key}' flags."
+                )
+            flagged = batch[key].flat_values.numpy()
+            counts[key] += np.bincount(labels[flagged], minlength=num_classes)
+        num_without += int(np.sum(row_lengths == 0))
+        num_images += len(row_lengths)
+        progress.update(num_images)
+    progress.update(num_images, finalize=True)
+    return ClassStatistics(
+        class_names=class_names,
+        num_boxes=counts["boxes"],
+        num_images=counts["images"],
+        num_difficult=counts["difficult"],
+        num_crowd=counts["iscrowd"],
+        num_images_total=num_images,
+        num_images_without_boxes=num_without,
+    )
+
+
+def format_statistics_table(stats, weights_by_method=None):
+    """Formats class statistics, and optionally class weights, as a text table.
+
+    Args:
+        stats: `ClassStatistics`.
+        weights_by_method: optional dict `{method name: per-class weights}`,
+            e.g. `{m: compute_class_weights(stats.num_boxes, method=m) for m in
+            METHODS}`; one column each. Defaults to `None` (no weight columns).
+
+    Returns:
+        str. One row per class and a total row, then a line with the image
+        counts.
+
+    Raises:
+        ValueError: if a method does not give one weight per class.
+
+    Example:
+
+    ```python
+    print(format_statistics_table(stats, {"inverse": [2.0, 0.67]}))
+    ```
+    """
+    weights_by_method = dict(weights_by_method or {})
+    num_classes = len(stats.class_names)
+    for method, weights in weights_by_method.items():
+        if len(weights) != num_classes:
+            raise ValueError(
+                f"format_statistics_table: method {method!r} gives {len(weights)} weights "
+                f"for {num_classes} classes."
+            )
+    total_boxes = int(stats.num_boxes.sum())
+    header = ["class", "boxes", "% boxes", "images", "difficult", "crowd", *weights_by_method]
+    rows = []
+    for index, name in enumerate(stats.class_names):
+        share = 100.0 * stats.num_boxes[index] / total_boxes if total_boxes else 0.0
+        rows.append(
+            [
+                name,
+                str(int(stats.num_boxes[index])),
+                f"{share:.1f}",
+                str(int(stats.num_images[index])),
+                str(int(stats.num_difficult[index])),
+                str(int(stats.num_crowd[index])),
+                *(f"{float(weights[index]):.4g}" for weights in weights_by_method.values()),
+            ]
+        )
+    images_with_boxes = stats.num_images_total - stats.num_images_without_boxes
+    rows.append(
+        [
+            "total",
+            str(total_boxes),
+            "100.0" if total_boxes else "0.0",
+            str(images_with_boxes),
+            str(int(stats.num_difficult.sum())),
+            str(int(stats.num_crowd.sum())),
+            *("" for _ in weights_by_method),
+        ]
+    )
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+
+    def line(cells):
+        return "  ".join(
+            cell.ljust(width) if column == 0 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    rule = "-" * len(line(header))
+    lines = [line(header), rule, *(line(row) for row in rows[:-1]), rule, line(rows[-1])]
+    lines.append(
+        f"{stats.num_images_total} images, {stats.num_images_without_boxes} without boxes."
+    )
+    return "\n".join(lines)
+
+
+def plot_class_counts(stats, path, log_scale=False):
+    """Saves a bar chart of the boxes and images of each class.
+
+    Two bars per class, boxes then images, in label order. Drawn on a
+    `matplotlib.figure.Figure` with the Agg canvas (no pyplot, no display).
+
+    Args:
+        stats: `ClassStatistics`.
+        path: str. Where to save the picture; its extension picks the format
+            (`.png`, `.pdf`, `.svg`).
+        log_scale: bool. Whether the count axis is logarithmic (for very
+            imbalanced data). Defaults to `False`.
+
+    Returns:
+        The `matplotlib.figure.Figure` (its one Axes holds the bars).
+
+    Example:
+
+    ```python
+    figure = plot_class_counts(stats, "class_counts.png")
+    ```
+    """
+    # Imported here: only the chart needs matplotlib.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    num_classes = len(stats.class_names)
+    figure = Figure(figsize=(max(6.0, 0.6 * num_classes + 2.0), 4.5))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    positions = np.arange(num_classes)
+    width = 0.4
+    axes.bar(positions - width / 2, stats.num_boxes, width, label="boxes")
+    axes.bar(positions + width / 2, stats.num_images, width, label="images")
+    axes.set_xticks(positions)
+    many = num_classes > 6
+    axes.set_xticklabels(stats.class_names, rotation=45 if many else 0, ha="right" if many else "center")
+    axes.set_ylabel("count")
+    if log_scale:
+        axes.set_yscale("log")
+    else:
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_title(
+        f"Boxes and images per class ({int(stats.num_boxes.sum())} boxes, "
+        f"{stats.num_images_total} images)"
+    )
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return figure

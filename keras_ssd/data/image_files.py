@@ -1,0 +1,189 @@
+"""What the file-based readers (VOC XML, COCO JSON) share: safe image paths,
+cheap image checks, reported skips and the lazily decoding example dataset.
+
+An annotation names its image; that name is untrusted text. `resolve_image_path`
+keeps every image inside the reader's image folder: an absolute path, a Windows
+drive or a `..` component is replaced by the file's base name in that folder
+(LabelImg writes the annotator's absolute `<path>`; a `..` could reach any file).
+"""
+
+import os
+import re
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+# Formats that `tf.io.decode_image` decodes (GIF: first frame only).
+SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
+# A JPEG ends with the EOI marker, a PNG with the IEND chunk; searching a short
+# tail tolerates padding bytes some writers append.
+_JPEG_END = b"\xff\xd9"
+_PNG_END = b"IEND"
+_TAIL_BYTES = 1024
+# Example file names quoted per skip reason in a warning.
+_EXAMPLES_PER_REASON = 3
+
+
+def resolve_image_path(image_dir, name):
+    """Joins an image name from an annotation to `image_dir`, never leaving it.
+
+    Args:
+        image_dir: str. Folder that holds the images.
+        name: str. The image name written in the annotation.
+
+    Returns:
+        A tuple `(path, neutralised)`: the image path inside `image_dir`, and
+        whether `name` was absolute or held `..`, so that only its base name was
+        kept.
+
+    Raises:
+        ValueError: if `name` has no file name at all (empty, `.`, `..`).
+    """
+    parts = [part for part in re.split(r"[\\/]+", name.strip()) if part not in ("", ".")]
+    unsafe = (
+        os.path.isabs(name)
+        or name.startswith(("/", "\\"))
+        or re.match(r"^[A-Za-z]:", name) is not None
+        or ".." in parts
+    )
+    if unsafe:
+        parts = parts[-1:]
+    if not parts or parts[-1] == "..":
+        raise ValueError(f"the image name {name!r} has no file name.")
+    return os.path.join(image_dir, *parts), unsafe
+
+
+def check_image_file(path):
+    """Reads an image's header, without decoding it, and checks its ending.
+
+    Args:
+        path: str. Image file.
+
+    Returns:
+        A tuple `(width, height)` from the header.
+
+    Raises:
+        FileNotFoundError: if there is no file at `path`.
+        ValueError: if the file is not a JPEG, PNG, BMP or GIF image, or a JPEG
+            or PNG is cut short (no end marker).
+    """
+    # Imported here: only the file readers need PIL.
+    from PIL import Image
+    from PIL import UnidentifiedImageError
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(path)
+    try:
+        with Image.open(path) as image:
+            image_format, size = image.format, image.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"is not a readable image ({error})") from None
+    if image_format not in SUPPORTED_FORMATS:
+        raise ValueError(
+            f"is a {image_format} image; expected one of {', '.join(SUPPORTED_FORMATS)}"
+        )
+    if image_format in ("JPEG", "PNG"):
+        with open(path, "rb") as file:
+            file.seek(max(0, os.path.getsize(path) - _TAIL_BYTES))
+            tail = file.read()
+        marker = _JPEG_END if image_format == "JPEG" else _PNG_END
+        if marker not in tail:
+            raise ValueError(
+                f"is a truncated {image_format} (no end marker: was the copy cut "
+                f"short?)"
+            )
+    return size
+
+
+class SkipReport:
+    """Counts what a reader skipped, by reason, and warns once at the end."""
+
+    def __init__(self, reader, unit):
+        self.reader = reader
+        self.unit = unit
+        self.reasons = {}
+
+    def add(self, reason, message):
+        self.reasons.setdefault(reason, []).append(message)
+
+    @property
+    def num_skipped(self):
+        return sum(len(messages) for messages in self.reasons.values())
+
+    def warn(self, num_total):
+        """Issues one `UserWarning` with the counts, if anything was skipped."""
+        if not self.reasons:
+            return
+        lines = [f"{self.reader}: skipped (skip_invalid=True), of {num_total} {self.unit}:"]
+        for reason, messages in sorted(self.reasons.items()):
+            lines.append(f"  {len(messages)} {reason}, e.g.:")
+            lines.extend(f"    {message}" for message in messages[:_EXAMPLES_PER_REASON])
+        warnings.warn("\n".join(lines), UserWarning, stacklevel=3)
+
+
+def warn_neutralised(reader, names, num_total):
+    """Warns that absolute or `..` image names were reduced to their base name."""
+    if names:
+        warnings.warn(
+            f"{reader}: {len(names)} of {num_total} annotations name their image by "
+            f"an absolute or '..' path; only its base name is used, inside the "
+            f"image folder (e.g. {names[0]}).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def decode_image_file(path):
+    """Reads and decodes one image file in-graph to uint8 `[height, width, 3]`."""
+    image = tf.io.decode_image(
+        tf.io.read_file(path), channels=3, dtype=tf.uint8, expand_animations=False
+    )
+    return tf.ensure_shape(image, (None, None, 3))
+
+
+def examples_from_records(records, load_images=True):
+    """Builds the example dataset of the readers from parsed annotations.
+
+    Args:
+        records: list of dicts with `"path"` (image file), `"filename"`,
+            `"bbox"` float32 `[n, 4]` normalised yxyx, `"label"` int64 `[n]`,
+            `"difficult"` bool `[n]` and `"iscrowd"` bool `[n]`.
+        load_images: bool. Whether each example reads and decodes its image
+            (lazily, when iterated). Defaults to `True`.
+
+    Returns:
+        A `tf.data.Dataset` of examples in the format of docs/conventions.md
+        ("Examples from readers"), in the order of `records`.
+    """
+    row_lengths = np.asarray([len(record["label"]) for record in records], np.int64)
+
+    def ragged(key, dtype, inner_shape=()):
+        values = [np.asarray(record[key], dtype).reshape((-1,) + inner_shape) for record in records]
+        flat = np.concatenate(values) if values else np.zeros((0,) + inner_shape, dtype)
+        return tf.RaggedTensor.from_row_lengths(flat, row_lengths)
+
+    columns = {
+        "path": tf.constant([record["path"] for record in records], tf.string),
+        "filename": tf.constant([record["filename"] for record in records], tf.string),
+        "bbox": ragged("bbox", np.float32, (4,)),
+        "label": ragged("label", np.int64),
+        "difficult": ragged("difficult", bool),
+        "iscrowd": ragged("iscrowd", bool),
+    }
+
+    def to_example(row):
+        objects = {
+            "bbox": row["bbox"],
+            "label": row["label"],
+            "weight": tf.ones_like(row["label"], dtype=tf.float32),
+            "difficult": row["difficult"],
+            "iscrowd": row["iscrowd"],
+        }
+        example = {"image/filename": row["filename"], "objects": objects}
+        if load_images:
+            example["image"] = decode_image_file(row["path"])
+        return example
+
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
+    return dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

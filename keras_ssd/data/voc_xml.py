@@ -1,0 +1,315 @@
+"""Reads a Pascal VOC XML folder (as LabelImg writes it) into examples.
+
+Layout (the names of both sub-folders are arguments):
+
+```
+dataset/
+  Annotations/2007_000032.xml   <annotation><filename>2007_000032.jpg</filename> ...
+  JPEGImages/2007_000032.jpg
+```
+
+Boxes: VOC stores pixel corners `xmin, ymin, xmax, ymax`, nominally 1-based. They
+are normalised as the TF Object Detection API's `create_pascal_tf_record.py` does,
+`xmin / width`, `ymin / height`, `xmax / width`, `ymax / height`, with no −1 shift;
+a box must lie inside `[0, width] x [0, height]` and have a positive area.
+
+Image paths: only `<filename>` is used, inside the images folder. `<path>` (the
+annotator's absolute path) is ignored; an absolute or `..` `<filename>` is reduced
+to its base name, with a warning (see `image_files.resolve_image_path`).
+"""
+
+import glob
+import os
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+
+from keras_ssd.data.image_files import SkipReport
+from keras_ssd.data.image_files import check_image_file
+from keras_ssd.data.image_files import examples_from_records
+from keras_ssd.data.image_files import resolve_image_path
+from keras_ssd.data.image_files import warn_neutralised
+from keras_ssd.data.validation import TOLERANCE
+
+_READER = "load_voc_xml"
+# Tried in order when an annotation has no <filename>.
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+
+
+class _Skip(Exception):
+    """An annotation file that cannot be used; `reason` groups the counts."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _text(element, tag):
+    child = element.find(tag)
+    if child is None or child.text is None:
+        return None
+    return child.text.strip()
+
+
+def _number(element, tag, source, what):
+    text = _text(element, tag)
+    if text is None:
+        raise _Skip("malformed annotations", f"{source}: {what} has no <{tag}>.")
+    try:
+        return float(text)
+    except ValueError:
+        raise _Skip(
+            "malformed annotations", f"{source}: {what} <{tag}> is {text!r}, not a number."
+        ) from None
+
+
+def _flag(element, tag):
+    text = _text(element, tag)
+    return text is not None and text not in ("0", "false", "False", "")
+
+
+def _parse_objects(root, source):
+    """Returns the names, pixel boxes `[n, 4]` (xmin, ymin, xmax, ymax) and flags."""
+    names, boxes, difficult = [], [], []
+    for index, element in enumerate(root.findall("object")):
+        name = _text(element, "name")
+        if not name:
+            raise _Skip("malformed annotations", f"{source}: object {index} has no <name>.")
+        bndbox = element.find("bndbox")
+        what = f"object {index} ({name!r})"
+        if bndbox is None:
+            raise _Skip("malformed annotations", f"{source}: {what} has no <bndbox>.")
+        boxes.append([_number(bndbox, tag, source, what) for tag in ("xmin", "ymin", "xmax", "ymax")])
+        names.append(name)
+        difficult.append(_flag(element, "difficult"))
+    return names, np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(difficult, bool)
+
+
+def _box_problem(box, width, height):
+    xmin, ymin, xmax, ymax = box
+    if not np.isfinite(box).all():
+        return "has a NaN or infinite coordinate"
+    if xmax <= xmin or ymax <= ymin:
+        return "has zero or negative area (xmax <= xmin or ymax <= ymin)"
+    slack_x, slack_y = TOLERANCE * width, TOLERANCE * height
+    if xmin < -slack_x or ymin < -slack_y or xmax > width + slack_x or ymax > height + slack_y:
+        return f"is outside the {width:g}x{height:g} image"
+    return None
+
+
+def _check_boxes(boxes, names, width, height, source):
+    bad = [index for index, box in enumerate(boxes) if _box_problem(box, width, height)]
+    if bad:
+        index = bad[0]
+        xmin, ymin, xmax, ymax = boxes[index]
+        raise _Skip(
+            "invalid boxes",
+            f"{source}: box {index} [xmin={xmin:g}, ymin={ymin:g}, xmax={xmax:g}, "
+            f"ymax={ymax:g}] (label {names[index]!r}) "
+            f"{_box_problem(boxes[index], width, height)}. {len(bad)} of {len(boxes)} "
+            f"boxes have a problem.",
+        )
+
+
+def _image_name(root, xml_path):
+    name = _text(root, "filename")
+    if name:
+        return name
+    stem = os.path.splitext(os.path.basename(xml_path))[0]
+    return stem + _IMAGE_EXTENSIONS[0]
+
+
+def _parse_file(xml_path, source, image_dir, check_images):
+    """Parses one annotation file; raises `_Skip` for anything unusable."""
+    try:
+        root = ElementTree.parse(xml_path).getroot()
+    except ElementTree.ParseError as error:
+        raise _Skip("malformed annotations", f"{source}: malformed XML ({error}).") from None
+    if root.tag != "annotation":
+        raise _Skip(
+            "malformed annotations",
+            f"{source}: the root element is <{root.tag}>, expected <annotation> (is "
+            f"this a Pascal VOC file?).",
+        )
+    name = _image_name(root, xml_path)
+    try:
+        image_path, neutralised = resolve_image_path(image_dir, name)
+    except ValueError as error:
+        raise _Skip("malformed annotations", f"{source}: {error}") from None
+    if _text(root, "filename") is None:
+        # No <filename>: the image is named after the annotation file.
+        stem = os.path.splitext(image_path)[0]
+        for extension in _IMAGE_EXTENSIONS:
+            if os.path.isfile(stem + extension):
+                image_path = stem + extension
+                break
+
+    size = root.find("size")
+    width = height = 0.0
+    if size is not None:
+        width = _number(size, "width", source, "<size>")
+        height = _number(size, "height", source, "<size>")
+    if check_images or width <= 0 or height <= 0:
+        try:
+            image_width, image_height = check_image_file(image_path)
+        except FileNotFoundError:
+            raise _Skip(
+                "missing images",
+                f"{source}: image {image_path} does not exist (from <filename> "
+                f"{name!r}).",
+            ) from None
+        except ValueError as error:
+            raise _Skip("corrupt images", f"{source}: image {image_path} {error}.") from None
+        if width > 0 and height > 0 and (image_width, image_height) != (width, height):
+            raise _Skip(
+                "corrupt images",
+                f"{source}: <size> says {width:g}x{height:g} but image {image_path} is "
+                f"{image_width}x{image_height} (is it the wrong image, or rotated?).",
+            )
+        width, height = float(image_width), float(image_height)
+
+    names, boxes, difficult = _parse_objects(root, source)
+    _check_boxes(boxes, names, width, height, source)
+    normalised = boxes[:, [1, 0, 3, 2]] / np.asarray([height, width, height, width])
+    return {
+        "path": image_path,
+        "filename": os.path.relpath(image_path, image_dir),
+        "names": names,
+        "bbox": np.clip(normalised, 0.0, 1.0).astype(np.float32),
+        "difficult": difficult,
+        "iscrowd": np.zeros(len(names), bool),
+        "neutralised": name if neutralised else None,
+    }
+
+
+def _check_class_names(class_names):
+    if class_names is None:
+        return None
+    if isinstance(class_names, str) or not all(isinstance(name, str) for name in class_names):
+        raise ValueError(
+            f"{_READER}: class_names must be a sequence of str, got {class_names!r}."
+        )
+    class_names = list(class_names)
+    duplicates = sorted({name for name in class_names if class_names.count(name) > 1})
+    if not class_names or duplicates:
+        raise ValueError(
+            f"{_READER}: class_names must be non-empty and unique, got {class_names!r}"
+            + (f" (repeated: {', '.join(duplicates)})." if duplicates else ".")
+        )
+    return class_names
+
+
+def load_voc_xml(
+    directory,
+    class_names=None,
+    annotations_subdir="Annotations",
+    images_subdir="JPEGImages",
+    skip_invalid=False,
+    check_images=True,
+    load_images=True,
+):
+    """Loads a Pascal VOC XML folder as a dataset of examples.
+
+    Annotations are parsed now, in Python; images are read and decoded lazily,
+    when the dataset is iterated. Every `*.xml` file of the annotations folder is
+    one image, in sorted file-name order; a file without `<object>` is kept as an
+    all-background image. `difficult` objects are kept, with their flag set.
+
+    Args:
+        directory: str. The dataset folder.
+        class_names: optional sequence of str. Class of each label; an object
+            whose `<name>` is not in it is an error. Defaults to `None`: the
+            sorted names found in the annotations.
+        annotations_subdir: str. Folder of the XML files, inside `directory`.
+            Defaults to `"Annotations"`.
+        images_subdir: str. Folder of the images, inside `directory`; every
+            `<filename>` is resolved inside it. Defaults to `"JPEGImages"`.
+        skip_invalid: bool. What to do with an unusable annotation file
+            (malformed XML, missing, unreadable or truncated image, a box
+            outside the image or of zero area, an unknown class name): `False`
+            raises a `ValueError`; `True` drops the whole image (so that its
+            other objects are not learnt as background) and issues one
+            `UserWarning` with counts per reason. Defaults to `False`.
+        check_images: bool. Whether to open each image's header now (PIL, no
+            decoding): it must exist, be JPEG/PNG/BMP/GIF, not be truncated and
+            have the `<size>` of its annotation. `False` reads no image now (a
+            bad image then fails when iterated). Defaults to `True`.
+        load_images: bool. Whether examples hold the decoded `"image"`; `False`
+            gives annotation-only examples that read no pixels (for statistics).
+            Defaults to `True`.
+
+    Returns:
+        A tuple `(dataset, class_names)`: a `tf.data.Dataset` of examples in the
+        format of docs/conventions.md ("Examples from readers"), with
+        `"image/filename"` the image path relative to the images folder; and the
+        list of class names, indexed by label.
+
+    Raises:
+        ValueError: naming the file (and the box) of the first problem when
+            `skip_invalid=False`; or if the folder has no annotation files,
+            `class_names` is invalid, or no usable annotation is left.
+
+    Example:
+
+    ```python
+    dataset, class_names = load_voc_xml("VOCdevkit/VOC2007")
+    inputs = to_detection_inputs(dataset, image_size=300, max_boxes=50)
+    ```
+    """
+    class_names = _check_class_names(class_names)
+    annotations_dir = os.path.join(directory, annotations_subdir)
+    image_dir = os.path.join(directory, images_subdir)
+    if not os.path.isdir(annotations_dir):
+        raise ValueError(
+            f"{_READER}: {annotations_dir} is not a folder; expected the annotations "
+            f"in {directory}/{annotations_subdir}/*.xml (set annotations_subdir)."
+        )
+    xml_paths = sorted(glob.glob(os.path.join(glob.escape(annotations_dir), "*.xml")))
+    if not xml_paths:
+        raise ValueError(f"{_READER}: no *.xml files in {annotations_dir}.")
+
+    skips = SkipReport(_READER, "annotation files")
+    parsed = []
+    for xml_path in xml_paths:
+        source = os.path.relpath(xml_path, directory)
+        try:
+            record = _parse_file(xml_path, source, image_dir, check_images)
+            if class_names is not None:
+                unknown = [name for name in record["names"] if name not in class_names]
+                if unknown:
+                    index = record["names"].index(unknown[0])
+                    raise _Skip(
+                        "unknown class names",
+                        f"{source}: box {index} has class name {unknown[0]!r}, which "
+                        f"is not in class_names {class_names} ({len(unknown)} of "
+                        f"{len(record['names'])} boxes have an unknown class; "
+                        f"check spelling and case).",
+                    )
+        except _Skip as skip:
+            if not skip_invalid:
+                raise ValueError(
+                    f"{skip} Fix the file, or pass skip_invalid=True to skip such "
+                    f"images."
+                ) from None
+            skips.add(skip.reason, str(skip))
+            continue
+        parsed.append(record)
+    skips.warn(len(xml_paths))
+    warn_neutralised(
+        _READER, [record["neutralised"] for record in parsed if record["neutralised"]],
+        len(xml_paths),
+    )
+    if not parsed:
+        raise ValueError(f"{_READER}: none of the {len(xml_paths)} annotation files is usable.")
+
+    if class_names is None:
+        class_names = sorted({name for record in parsed for name in record["names"]})
+        if not class_names:
+            raise ValueError(
+                f"{_READER}: no annotation in {annotations_dir} has an <object>, so "
+                f"the classes are unknown; pass class_names."
+            )
+    index_of = {name: index for index, name in enumerate(class_names)}
+    for record in parsed:
+        record["label"] = np.asarray([index_of[name] for name in record["names"]], np.int64)
+    return examples_from_records(parsed, load_images=load_images), class_names
