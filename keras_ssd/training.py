@@ -41,7 +41,8 @@ def train_and_evaluate(
     resumes from its last completed epoch (`keras.callbacks.BackupAndRestore`).
 
     Args:
-        output_dir: str. Receives `model.keras`, `history.csv` and `backup/`.
+        output_dir: str. Receives `model.keras`, `history.csv`, `backup/`,
+            `training_curves.png` and `per_class_ap.png`.
         data_dir: tensorflow-datasets data_dir, or None for the default cache.
         epochs, batch_size, image_size, width_multiplier, learning_rate: the
             usual knobs.
@@ -106,4 +107,18 @@ def train_and_evaluate(
         verbose=verbose,
     )
     model.save(os.path.join(output_dir, "model.keras"))
-    return evaluate_model(model, inputs(test_examples, shuffle=False), class_names)
+    report = evaluate_model(model, inputs(test_examples, shuffle=False), class_names)
+    _save_pictures(output_dir, report)
+    return report
+
+
+def _save_pictures(output_dir, report):
+    """Training curves and the per-class AP chart, next to the model."""
+    from keras_ssd.visualization import plot_per_class_ap, plot_training_curves
+
+    plot_training_curves(os.path.join(output_dir, "history.csv")).savefig(
+        os.path.join(output_dir, "training_curves.png")
+    )
+    plot_per_class_ap(report, labels=("test split",), metric="AP50").savefig(
+        os.path.join(output_dir, "per_class_ap.png")
+    )

@@ -43,6 +43,8 @@ def test_a_crashed_run_resumes_from_its_last_completed_epoch(tmp_path):
     with open(os.path.join(output_dir, "history.csv")) as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1", "2"]
     assert len(report.per_class) == 5
+    for picture in ("training_curves.png", "per_class_ap.png"):
+        assert os.path.getsize(os.path.join(output_dir, picture)) > 1000
     loaded = keras.models.load_model(os.path.join(output_dir, "model.keras"))
     assert loaded.class_names == ["circle", "square", "triangle", "cross", "ring"]
     assert loaded.class_weights is not None and len(loaded.class_weights) == 5
