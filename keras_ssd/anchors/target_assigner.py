@@ -12,7 +12,9 @@ class TargetAssigner:
 
     See `docs/conventions.md` for the layouts: class target 0 = background,
     `k + 1` = class `k`, -1 = ignored; anchor weight = the matched box's weight
-    for positives, 1 for background, 0 for ignored anchors.
+    for positives, 1 for background, 0 for ignored anchors. Anchors matched to
+    a box of weight 0 are ignored: such a box marks a region to learn nothing
+    about (a COCO crowd box), neither object nor background.
 
     Args:
         anchors: `[num_anchors, 4]` normalised yxyx default boxes.
@@ -71,11 +73,13 @@ class TargetAssigner:
         matches = match_anchors(
             iou, self.positive_threshold, self.negative_threshold, self.bipartite
         )
-        positive = matches >= 0
         box_index = tf.maximum(matches, 0)
         matched_boxes = tf.gather(boxes, box_index, batch_dims=1)
         matched_classes = tf.gather(classes, box_index, batch_dims=1)
         matched_weights = tf.gather(weights, box_index, batch_dims=1)
+        # A box of weight 0 (e.g. a crowd region) makes its anchors ignored, not background.
+        matches = tf.where((matches >= 0) & (matched_weights <= 0.0), IGNORED, matches)
+        positive = matches >= 0
 
         class_targets = tf.where(positive, matched_classes + 1, 0)
         class_targets = tf.where(matches == IGNORED, -1, class_targets)

@@ -34,3 +34,11 @@ def test_image_without_boxes():
     targets = TargetAssigner(ANCHORS)(np.zeros((1, 2, 4), np.float32), np.array([[-1, -1]]))
     np.testing.assert_array_equal(targets["class_targets"], [[0, 0, 0, 0]])
     assert np.isfinite(np.asarray(targets["box_targets"])).all()
+
+
+def test_a_box_of_weight_zero_is_an_ignore_region():
+    boxes = np.array([[[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]]], np.float32)
+    targets = TargetAssigner(ANCHORS)(boxes, np.array([[0, 1]]), np.array([[1.0, 0.0]], np.float32))
+    np.testing.assert_array_equal(targets["class_targets"], [[1, 0, 0, -1]])
+    np.testing.assert_array_equal(targets["anchor_weights"], [[1.0, 1.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(targets["positive_mask"], [[True, False, False, False]])
