@@ -32,6 +32,7 @@ def train_and_evaluate(
     train_images=None,
     seed=0,
     data_config="default",
+    backbone="mobilenet_v2",
     callbacks=None,
     verbose="auto",
 ):
@@ -53,6 +54,7 @@ def train_and_evaluate(
         seed: int. Seeds Keras, NumPy, Python and the shuffling.
         data_config: `synthetic_shapes` builder config (`"default"` or the
             20-image `"tiny"` one).
+        backbone: `"mobilenet_v2"` or a `keras.Model` (see `SSD`).
         callbacks: optional extra Keras callbacks for `fit`.
         verbose: passed to `fit`.
 
@@ -81,6 +83,7 @@ def train_and_evaluate(
     steps_per_epoch = math.ceil(int(train_examples.cardinality()) / batch_size)
     model = SSD(
         num_classes=len(class_names),
+        backbone=backbone,
         image_size=image_size,
         width_multiplier=width_multiplier,
         class_weights=None if class_weights is None else list(class_weights),

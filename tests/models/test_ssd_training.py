@@ -36,8 +36,8 @@ def _found(ground_truth_box, ground_truth_class, detections, min_confidence=0.3)
 def test_mobilenet_ssd_overfits_embedded_images_and_detects_them():
     # Inference mode uses the BatchNorm moving statistics: with keras.applications'
     # momentum 0.999 this model would detect nothing after this short training.
-    images, targets = _embedded_images(8, 96)
-    model = SSD(num_classes=5, image_size=96, width_multiplier=0.35, extra_filters=[64])
+    images, targets = _embedded_images(8, 64)
+    model = SSD(num_classes=5, image_size=64, width_multiplier=0.35, extra_filters=[64])
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     history = model.fit(images, targets, batch_size=8, epochs=80, verbose=0)
     losses = history.history["loss"]
