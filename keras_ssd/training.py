@@ -45,8 +45,11 @@ def train_and_evaluate(
         output_dir: str. Receives `model.keras`, `history.csv`, `backup/`,
             `training_curves.png` and `per_class_ap.png`.
         data_dir: tensorflow-datasets data_dir, or None for the default cache.
-        epochs, batch_size, image_size, width_multiplier, learning_rate: the
-            usual knobs.
+        epochs: int. Training epochs.
+        batch_size: int. Images per batch.
+        image_size: int. Side of the square input in pixels.
+        width_multiplier: float. MobileNetV2 width (alpha).
+        learning_rate: float. Peak of the warm-up + cosine schedule (Adam).
         class_weight_method: a `compute_class_weights` method, or None for
             unweighted training.
         max_boxes: ground-truth boxes kept per image.

@@ -44,8 +44,10 @@ def export_tflite(
         path: str. The `.tflite` file to write (its directory is created).
         quantize: None (float32) or `"dynamic_range"` (int8 weights, float
             activations: about 4x smaller for MobileNetV2). Defaults to None.
-        score_threshold, iou_threshold, max_detections: as in `export_saved_model`;
-            None keeps the model's values.
+        score_threshold: float or None. As in `export_saved_model`; None keeps
+            the model's value.
+        iou_threshold: float or None. Likewise.
+        max_detections: int or None. Likewise.
 
     Returns:
         str. `path`.

@@ -171,8 +171,12 @@ def _weights_from_counts(counts, method, beta):
         raw = 1.0 / np.log(_ENET_C + n / counts.sum())
     else:
         one_minus_beta = 1.0 / n.max() if beta is None else 1.0 - float(beta)
-        # 1 - beta ** n without cancellation for beta close to 1.
-        raw = one_minus_beta / -np.expm1(n * np.log1p(-one_minus_beta))
+        if one_minus_beta >= 1.0:
+            # beta = 0: every class has an effective number of 1.
+            raw = np.ones_like(n, dtype=float)
+        else:
+            # 1 - beta ** n without cancellation for beta close to 1.
+            raw = one_minus_beta / -np.expm1(n * np.log1p(-one_minus_beta))
     raw = raw * n.sum() / np.sum(n * raw)
     weights = np.full(counts.shape, raw.max())
     weights[present] = raw

@@ -169,3 +169,14 @@ def test_bad_inputs():
 
 def test_docstring_example():
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_effective_number_with_single_box_classes_has_no_numeric_warning():
+    # n_max = 1 gives the adaptive beta = 0: every effective number is 1.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.warns(UserWarning, match="nearly uniform"):
+            weights = compute_class_weights([1, 1, 0])
+    np.testing.assert_allclose(weights, [1.0, 1.0, 1.0])
