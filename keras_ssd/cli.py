@@ -172,6 +172,57 @@ def _run_stats(args):
     return 0
 
 
+def _add_evaluate_arguments(parser):
+    parser.add_argument("--model", required=True, help="The .keras file saved by training.")
+    parser.add_argument("--data", required=True,
+                        help="A Pascal VOC folder, a COCO .json, a .tfrecord file or glob, a tfds name "
+                             "(voc/2007, coco/2017, ...) or synthetic_shapes[/tiny].")
+    parser.add_argument("--split", default="test", help="Split of tfds / synthetic_shapes data (default: test).")
+    parser.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir for those.")
+    parser.add_argument("--label-map", default=None, help="TF OD API label map .pbtxt of TFRecords.")
+    parser.add_argument("--image-dir", default=None, help="Image folder of a COCO .json (default: its folder).")
+    parser.add_argument("--classes", default=None,
+                        help="Comma-separated class names fixing the label order of a VOC folder.")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="Skip (and count) unusable annotations instead of stopping at the first.")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--voc", action="store_true",
+                        help="Also print Pascal VOC AP50 per class (VOC2007 11-point and all-point).")
+
+
+def _run_evaluate(args):
+    import keras
+
+    from keras_ssd.data.sources import load_examples
+    from keras_ssd.metrics.example_evaluation import evaluate_examples
+
+    class_names = None if args.classes is None else [name.strip() for name in args.classes.split(",")]
+    try:
+        if not os.path.isfile(args.model) or not args.model.endswith(".keras"):
+            raise FileNotFoundError(f"{args.model}: expected a .keras file saved by training.")
+        examples, class_names = load_examples(
+            args.data, split=args.split, data_dir=args.data_dir, label_map_path=args.label_map,
+            image_dir=args.image_dir, class_names=class_names, skip_invalid=args.skip_invalid,
+        )
+        model = keras.saving.load_model(args.model)
+        num_classes = getattr(model, "num_classes", None)
+        if num_classes != len(class_names):
+            raise ValueError(
+                f"{args.model} has num_classes={num_classes} but {args.data} has "
+                f"{len(class_names)} classes ({', '.join(class_names)})."
+            )
+        coco, voc = evaluate_examples(model, examples, class_names, batch_size=args.batch_size,
+                                      voc=args.voc, progress=False)
+    except (FileNotFoundError, ValueError) as error:
+        return _fail("evaluate", error)
+    print(coco.format_table())
+    print("COCO: " + ", ".join(f"{key} {value:.3f}" for key, value in coco.summary.items()))
+    if voc is not None:
+        print()
+        print(voc.format_table())
+    return 0
+
+
 # name: (help, add_arguments, run). Imports of TensorFlow stay inside `run`, so
 # `keras-ssd --help` answers at once.
 COMMANDS = {
@@ -194,6 +245,11 @@ COMMANDS = {
         "Count boxes and images per class; print suggested class weights; save a bar chart.",
         _add_stats_arguments,
         _run_stats,
+    ),
+    "evaluate": (
+        "Print the per-class AP of a .keras SSD on a dataset (COCO metrics; --voc adds VOC AP).",
+        _add_evaluate_arguments,
+        _run_evaluate,
     ),
 }
 

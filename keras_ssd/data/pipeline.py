@@ -80,6 +80,7 @@ def to_detection_inputs(
     shuffle=False,
     seed=None,
     drop_remainder=False,
+    augment=None,
 ):
     """Maps tfds-style examples to `(images, {"boxes", "classes", "weights"})` batches.
 
@@ -102,6 +103,11 @@ def to_detection_inputs(
         seed: optional int. Seed of the shuffle. Defaults to `None`.
         drop_remainder: bool. Whether to drop a last, smaller batch. Defaults to
             `False`.
+        augment: optional callable applied to each example after the shuffle and
+            before resizing and padding, keeping the example layout (channels
+            included): a `keras_ssd.augment.SSDAugmentation` (mapped through its
+            `augment_dataset`, one stateless seed per example) or any
+            `example -> example` function (a parallel `map`). Defaults to `None`.
 
     Returns:
         A prefetched `tf.data.Dataset` of `(images, targets)`: `images` float32
@@ -166,6 +172,15 @@ def to_detection_inputs(
     if buffer_size > 0:
         # Shuffle before decoding to float so the buffer holds the smaller examples.
         dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if augment is not None:
+        if not callable(augment):
+            raise ValueError(
+                f"to_detection_inputs: augment must be callable, got {type(augment).__name__}."
+            )
+        if hasattr(augment, "augment_dataset"):
+            dataset = augment.augment_dataset(dataset)
+        else:
+            dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(
         batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE

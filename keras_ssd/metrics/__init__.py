@@ -1,0 +1,21 @@
+"""Detection metrics: COCO AP through pycocotools, Pascal VOC AP, the fit callback."""
+
+from keras_ssd.metrics.coco_evaluation import DetectionReport
+from keras_ssd.metrics.coco_evaluation import evaluate_detections
+from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
+from keras_ssd.metrics.example_evaluation import evaluate_examples
+from keras_ssd.metrics.model_evaluation import evaluate_model
+from keras_ssd.metrics.voc_evaluation import VOCReport
+from keras_ssd.metrics.voc_evaluation import average_precision
+from keras_ssd.metrics.voc_evaluation import evaluate_voc
+
+__all__ = [
+    "DetectionMetrics",
+    "DetectionReport",
+    "VOCReport",
+    "average_precision",
+    "evaluate_detections",
+    "evaluate_examples",
+    "evaluate_model",
+    "evaluate_voc",
+]
