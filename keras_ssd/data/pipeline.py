@@ -90,7 +90,8 @@ def to_detection_inputs(
     `max_boxes` rows: boxes with 0, classes with −1, weights with 0 (see
     docs/conventions.md). An image with more than `max_boxes` boxes keeps its first
     `max_boxes` and drops the rest, so choose `max_boxes` at least the largest
-    count in the data (`count_boxes_per_class` helps). Missing weights default to 1.
+    count in the data (`count_boxes_per_class` helps). Missing weights default to 1;
+    boxes flagged `iscrowd` get weight 0, which makes them ignore regions.
 
     Args:
         dataset: `tf.data.Dataset` of unbatched tfds-style examples.
@@ -161,6 +162,9 @@ def to_detection_inputs(
             weights = tf.cast(objects["weight"], tf.float32)
         else:
             weights = tf.ones_like(classes, dtype=tf.float32)
+        if "iscrowd" in objects:
+            # Crowd boxes become ignore regions (weight 0, see docs/conventions.md).
+            weights = tf.where(tf.cast(objects["iscrowd"], tf.bool), 0.0, weights)
         boxes = tf.reshape(tf.cast(objects["bbox"], tf.float32), (-1, 4))
         targets = {
             "boxes": tf.ensure_shape(_pad_to(boxes, max_boxes, 0.0), (max_boxes, 4)),

@@ -262,3 +262,18 @@ def test_count_boxes_per_class_rejects_bad_input():
         count_boxes_per_class(_examples(RECORDS), 0)
     with pytest.raises(ValueError, match="expected tfds-style examples"):
         count_boxes_per_class(tf.data.Dataset.range(3), 3)
+
+
+def test_crowd_boxes_get_weight_zero():
+    example = {
+        "image": tf.zeros((8, 8, 3), tf.uint8),
+        "objects": {
+            "bbox": tf.constant([[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.9, 0.9]], tf.float32),
+            "label": tf.constant([0, 1], tf.int64),
+            "weight": tf.constant([2.0, 1.0], tf.float32),
+            "iscrowd": tf.constant([False, True]),
+        },
+    }
+    dataset = tf.data.Dataset.from_tensors(example)
+    _, targets = next(iter(to_detection_inputs(dataset, 8, max_boxes=3, batch_size=1)))
+    np.testing.assert_array_equal(targets["weights"][0], [2.0, 0.0, 0.0])

@@ -82,3 +82,10 @@ def test_bad_arguments(kwargs, match):
     arguments = {"dataset": None, "class_names": ["a"]} | kwargs
     with pytest.raises(ValueError, match=match):
         DetectionMetrics(**arguments)
+
+
+def test_callback_is_importable_from_keras_ssd_callbacks():
+    from keras_ssd import callbacks
+    from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics as Original
+
+    assert callbacks.DetectionMetrics is Original
