@@ -24,6 +24,10 @@ class DetectionMetrics(keras.callbacks.Callback):
     `EarlyStopping(monitor="val_AP")` only acts on evaluated epochs (it warns and skips
     the others).
 
+    Passed to `model.evaluate(..., callbacks=[metrics])` it evaluates once at the end and
+    keeps the same entries in `metrics.last_metrics` (Keras 3.15 hands callbacks a copy of
+    the logs at the end of `evaluate`, so its return value cannot carry them).
+
     Args:
         dataset: `tf.data.Dataset` of `(images, {"boxes", "classes"})` batches, as made by
             `keras_ssd.data.pipeline.to_detection_inputs` (not shuffled, not augmented).
@@ -57,6 +61,23 @@ class DetectionMetrics(keras.callbacks.Callback):
         self.prefix = str(prefix)
         self.evaluated_epochs = []
         self.reports = []
+        self.last_metrics = {}
+        self._training = False
+
+    def on_train_begin(self, logs=None):
+        self._training = True
+
+    def on_train_end(self, logs=None):
+        self._training = False
+
+    def on_test_end(self, logs=None):
+        # `model.evaluate(..., callbacks=[this], return_dict=True)` returns these
+        # entries too; during `fit` the epoch end does the work instead.
+        if self._training:
+            return
+        report = evaluate_model(self.model, self.dataset, self.class_names, progress=False)
+        self.reports.append(report)
+        self.last_metrics = self.metrics_from_report(report)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
@@ -64,9 +85,9 @@ class DetectionMetrics(keras.callbacks.Callback):
         report = evaluate_model(self.model, self.dataset, self.class_names, progress=False)
         self.evaluated_epochs.append(epoch)
         self.reports.append(report)
-        if logs is None:
-            return
-        logs.update(self.metrics_from_report(report))
+        self.last_metrics = self.metrics_from_report(report)
+        if logs is not None:
+            logs.update(self.last_metrics)
 
     def metrics_from_report(self, report):
         """The log entries of a `DetectionReport`: `{prefix}AP`, `{prefix}AP50`, per class."""

@@ -89,3 +89,17 @@ def test_callback_is_importable_from_keras_ssd_callbacks():
     from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics as Original
 
     assert callbacks.DetectionMetrics is Original
+
+
+def test_model_evaluate_computes_the_ap_entries_and_fit_validation_does_not_double_them():
+    dataset = _dataset()
+    model = SSD(num_classes=3, backbone=tiny_backbone(), image_size=64, extra_filters=[16])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    metrics = DetectionMetrics(dataset, CLASS_NAMES)
+    model.fit(dataset, validation_data=dataset, epochs=1, callbacks=[metrics], verbose=0)
+    assert len(metrics.reports) == 1  # the epoch end, not also the validation pass
+
+    model.evaluate(dataset, callbacks=[metrics], verbose=0)
+    assert len(metrics.reports) == 2
+    assert {"val_AP", "val_AP50", "val_AP50/circle"} <= set(metrics.last_metrics)
+    assert metrics.last_metrics["val_AP50"] == pytest.approx(metrics.reports[-1].summary["AP50"])
