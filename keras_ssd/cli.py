@@ -167,7 +167,11 @@ def _run_stats(args):
     print(format_statistics_table(stats, weights_by_method))
     if weights_by_method:
         print("Weight columns: compute_class_weights(counts, method=...), box-weighted mean 1.")
-    plot_class_counts(stats, args.plot, log_scale=args.log_scale)
+    plot_class_counts(
+        stats, args.plot, log_scale=args.log_scale,
+        weights=weights_by_method.get("effective_number"),
+        weights_label="effective_number weight",
+    )
     print(f"Bar chart saved to {args.plot}")
     return 0
 

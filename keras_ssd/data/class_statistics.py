@@ -215,10 +215,11 @@ def format_statistics_table(stats, weights_by_method=None):
     return "\n".join(lines)
 
 
-def plot_class_counts(stats, path, log_scale=False):
+def plot_class_counts(stats, path, log_scale=False, weights=None, weights_label="suggested weight"):
     """Saves a bar chart of the boxes and images of each class.
 
-    Two bars per class, boxes then images, in label order. Drawn on a
+    Two bars per class, boxes then images, in label order; with `weights`, the
+    suggested class weights as a line on a second axis. Drawn on a
     `matplotlib.figure.Figure` with the Agg canvas (no pyplot, no display).
 
     Args:
@@ -227,9 +228,13 @@ def plot_class_counts(stats, path, log_scale=False):
             (`.png`, `.pdf`, `.svg`).
         log_scale: bool. Whether the count axis is logarithmic (for very
             imbalanced data). Defaults to `False`.
+        weights: optional sequence of one class weight per class, e.g. from
+            `compute_class_weights`. Defaults to None.
+        weights_label: str. Legend of the weight line.
 
     Returns:
-        The `matplotlib.figure.Figure` (its one Axes holds the bars).
+        The `matplotlib.figure.Figure`: its first Axes holds the bars, a second
+        one (only with `weights`) the weight line.
 
     Example:
 
@@ -262,7 +267,24 @@ def plot_class_counts(stats, path, log_scale=False):
         f"Boxes and images per class ({int(stats.num_boxes.sum())} boxes, "
         f"{stats.num_images_total} images)"
     )
-    axes.legend()
+    handles, labels = axes.get_legend_handles_labels()
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float)
+        if weights.shape != (num_classes,):
+            raise ValueError(
+                f"plot_class_counts: weights has shape {weights.shape}, expected one weight "
+                f"per class ({num_classes})."
+            )
+        weight_axes = axes.twinx()
+        (line,) = weight_axes.plot(positions, weights, "o-", color="black", label=weights_label)
+        for position, weight in zip(positions, weights):
+            weight_axes.annotate(f"{weight:.2f}", (position, weight), textcoords="offset points",
+                                 xytext=(0, 6), ha="center", fontsize=8)
+        weight_axes.set_ylabel("class weight")
+        weight_axes.set_ylim(0, weights.max() * 1.2 if weights.max() > 0 else 1)
+        handles.append(line)
+        labels.append(weights_label)
+    axes.legend(handles, labels, loc="upper right")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     return figure

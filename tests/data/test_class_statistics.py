@@ -118,6 +118,17 @@ def test_chart_has_two_bars_per_class(tmp_path):
     assert (tmp_path / "log.png").exists()
 
 
+def test_chart_shows_the_suggested_weights_on_a_second_axis(tmp_path):
+    figure = plot_class_counts(_stats(), str(tmp_path / "weights.png"), weights=[0.4, 2.2])
+    bars, weights = figure.axes
+    assert len(bars.patches) == 4
+    (line,) = weights.lines
+    assert list(line.get_ydata()) == [0.4, 2.2]
+    assert [text.get_text() for text in weights.texts] == ["0.40", "2.20"]
+    with pytest.raises(ValueError, match="one weight per class"):
+        plot_class_counts(_stats(), str(tmp_path / "bad.png"), weights=[1.0])
+
+
 def _small_voc(root):
     os.makedirs(root / "Annotations")
     os.makedirs(root / "JPEGImages")
