@@ -168,3 +168,38 @@ def test_tf_object_detection_miner_gets_decoded_boxes_and_localization_losses(tm
         float(model.compute_loss(images, targets, model(images))),
         rtol=1e-6,
     )
+
+
+def test_default_loss_with_unit_weights_is_torchvision_ssd_compute_loss():
+    """torchvision `SSD.compute_loss`, written out in NumPy for the same matches:
+
+    `bbox = smooth_l1(pred, target, beta=1).sum() over positives / N`,
+    `cls = (CE of positives + CE of the 3·P_i hardest negatives of each image) / N`,
+    `N = max(1, number of positive anchors in the batch)`.
+    """
+    model = SSD(num_classes=3, backbone=tiny_backbone(), image_size=64, extra_filters=[16])
+    images, targets = _batch()
+    targets = {"boxes": targets["boxes"], "classes": targets["classes"]}
+    outputs = model(images)
+    loss = float(model.compute_loss(images, targets, outputs))
+
+    assigned = model.target_assigner(targets["boxes"], targets["classes"])
+    labels = np.asarray(assigned["class_targets"])
+    foreground = labels > 0
+    logits = np.asarray(outputs["classes"], np.float64)
+    log_softmax = logits - logits.max(-1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(-1, keepdims=True))
+    cross_entropy = -np.take_along_axis(log_softmax, labels[..., None], axis=-1)[..., 0]
+    hard_negatives = np.zeros_like(foreground)
+    for image in range(labels.shape[0]):
+        negative_loss = np.where(foreground[image], -np.inf, cross_entropy[image])
+        order = np.argsort(-negative_loss, kind="stable")
+        hard_negatives[image, order[: 3 * foreground[image].sum()]] = True
+    error = np.abs(np.asarray(outputs["boxes"], np.float64) - np.asarray(assigned["box_targets"]))
+    smooth_l1 = np.where(error < 1.0, 0.5 * error**2, error - 0.5).sum(-1)
+    num_foreground = max(1, foreground.sum())
+    expected = (
+        smooth_l1[foreground].sum() / num_foreground
+        + (cross_entropy[foreground].sum() + cross_entropy[hard_negatives].sum()) / num_foreground
+    )
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
