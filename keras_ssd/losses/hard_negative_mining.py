@@ -28,6 +28,17 @@ def _validate_optional_positive_int(value, name, zero_hint):
     return int(value)
 
 
+def _rank(order):
+    """Inverse permutation of each row of `order`: the rank of every anchor.
+
+    A scatter instead of a second argsort: linear, not `n log n`.
+    """
+    batch_size, num_anchors = tf.unstack(tf.shape(order))
+    rows = tf.broadcast_to(tf.range(batch_size)[:, tf.newaxis], tf.shape(order))
+    positions = tf.broadcast_to(tf.range(num_anchors)[tf.newaxis, :], tf.shape(order))
+    return tf.scatter_nd(tf.stack([rows, order], axis=-1), positions, tf.shape(order))
+
+
 @keras.saving.register_keras_serializable(package="keras_ssd")
 class HardNegativeMining(keras.losses.Loss):
     """Keeps every positive anchor and only the hardest negatives of each image.
@@ -362,8 +373,7 @@ class HardNegativeMining(keras.losses.Loss):
         # Non-negatives sort last; the ranking is not differentiated.
         scores = ops.where(negative, ops.stop_gradient(losses), ops.full_like(losses, -np.inf))
         order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
-        rank = tf.argsort(order, axis=1, direction="ASCENDING", stable=True)
-        keep_negative = ops.logical_and(negative, rank < num_keep[:, None])
+        keep_negative = ops.logical_and(negative, _rank(order) < num_keep[:, None])
         return ops.logical_or(positive, keep_negative)
 
     def _keep_tf_object_detection(self, losses, positive, negative, boxes=None):
@@ -372,7 +382,7 @@ class HardNegativeMining(keras.losses.Loss):
         # anchors sort last and are never selected.
         scores = ops.where(candidate, ops.stop_gradient(losses), ops.full_like(losses, -np.inf))
         order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
-        rank = tf.argsort(order, axis=1, direction="ASCENDING", stable=True)
+        rank = _rank(order)
         if self.iou_threshold is not None:
             selected = ops.logical_and(candidate, self._suppress(scores, boxes))
         elif self.num_hard_examples is not None:
