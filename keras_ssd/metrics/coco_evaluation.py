@@ -33,6 +33,8 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from keras_ssd.metrics.class_table import format_class_table
+
 SUMMARY_KEYS = (
     "AP", "AP50", "AP75", "APs", "APm", "APl",
     "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
@@ -71,26 +73,11 @@ class DetectionReport:
         Returns:
             str. One line per class plus a header and a mean row, no trailing newline.
         """
-        names = [str(row["name"]) for row in self.per_class]
-        width = max([len("class"), len("mean")] + [len(name) for name in names])
-
-        def fmt(value):
-            return "      -" if np.isnan(value) else f"{value:7.3f}"
-
-        lines = [f"{'class':<{width}}  {'boxes':>7}  {'AP50':>7}  {'AP':>7}"]
-        lines.append("-" * len(lines[0]))
-        for name, row in zip(names, self.per_class):
-            lines.append(
-                f"{name:<{width}}  {row['num_boxes']:>7d}  {fmt(row['AP50'])}  {fmt(row['AP'])}"
-            )
-        lines.append("-" * len(lines[0]))
-        total = sum(row["num_boxes"] for row in self.per_class)
-        lines.append(
-            f"{'mean':<{width}}  {total:>7d}  "
-            f"{fmt(_nanmean([row['AP50'] for row in self.per_class]))}  "
-            f"{fmt(_nanmean([row['AP'] for row in self.per_class]))}"
+        return format_class_table(
+            self.per_class,
+            [("AP50", "AP50"), ("AP", "AP")],
+            [_nanmean([row[key] for row in self.per_class]) for key in ("AP50", "AP")],
         )
-        return "\n".join(lines)
 
 
 def unbatch_detections(batched):

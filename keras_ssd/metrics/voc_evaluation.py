@@ -39,6 +39,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from keras_ssd.metrics.class_table import format_class_table
 from keras_ssd.metrics.coco_evaluation import _as_boxes
 from keras_ssd.metrics.coco_evaluation import _as_classes
 from keras_ssd.metrics.coco_evaluation import _as_column
@@ -107,26 +108,11 @@ class VOCReport:
 
     def format_table(self) -> str:
         """Formats the per-class VOC APs as a plain-text table (no trailing newline)."""
-        names = [str(row["name"]) for row in self.per_class]
-        width = max([len("class"), len("mean")] + [len(name) for name in names])
-
-        def fmt(value):
-            return "         -" if np.isnan(value) else f"{value:10.3f}"
-
-        lines = [f"{'class':<{width}}  {'boxes':>7}  {'VOC07 AP50':>10}  {'VOC AP50':>10}"]
-        lines.append("-" * len(lines[0]))
-        for name, row in zip(names, self.per_class):
-            lines.append(
-                f"{name:<{width}}  {row['num_boxes']:>7d}  {fmt(row['AP_11point'])}  "
-                f"{fmt(row['AP_all_point'])}"
-            )
-        lines.append("-" * len(lines[0]))
-        total = sum(row["num_boxes"] for row in self.per_class)
-        lines.append(
-            f"{'mean':<{width}}  {total:>7d}  {fmt(self.summary['mAP_11point'])}  "
-            f"{fmt(self.summary['mAP_all_point'])}"
+        return format_class_table(
+            self.per_class,
+            [("VOC07 AP50", "AP_11point"), ("VOC AP50", "AP_all_point")],
+            [self.summary["mAP_11point"], self.summary["mAP_all_point"]],
         )
-        return "\n".join(lines)
 
 
 def evaluate_voc(ground_truth, detections, class_names, iou_threshold=0.5):
