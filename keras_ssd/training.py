@@ -110,6 +110,7 @@ def train_and_evaluate(
         validation_data=inputs(validation_examples, shuffle=False),
         epochs=epochs,
         callbacks=callbacks,
+        shuffle=False,  # the dataset shuffles itself, seeded
         verbose=verbose,
     )
     model.save(os.path.join(output_dir, "model.keras"))
