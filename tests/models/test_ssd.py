@@ -293,3 +293,29 @@ def test_keras_fit_class_weight_is_refused_so_weights_live_in_the_constructor():
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match="class_weight"):
         model.fit(images, targets, class_weight={0: 1.0, 1: 2.0, 2: 3.0}, epochs=1, verbose=0)
+
+
+def test_per_image_normalization_divides_each_image_by_its_own_positives():
+    images, targets = _batch()
+    model = SSD(
+        num_classes=3,
+        classification_loss=WeightedSigmoidClassificationLoss(),
+        loss_normalization="per_image",
+        **tiny(),
+    )
+    outputs = model(images)
+    loss = float(model.compute_loss(images, targets, outputs))
+
+    assigned = model.target_assigner(targets["boxes"], targets["classes"])
+    class_targets = np.asarray(assigned["class_targets"])
+    positive = class_targets > 0
+    logits = np.asarray(outputs["classes"], np.float64)
+    one_hot = np.eye(4)[class_targets][..., 1:]
+    cross_entropy = (np.maximum(logits, 0) - logits * one_hot + np.log1p(np.exp(-np.abs(logits)))).sum(-1)
+    error = np.abs(np.asarray(outputs["boxes"], np.float64) - np.asarray(assigned["box_targets"]))
+    huber = np.where(error < 1.0, 0.5 * error**2, error - 0.5).sum(-1) * positive
+    per_image = (cross_entropy.sum(1) + huber.sum(1)) / np.maximum(positive.sum(1), 1)
+    assert positive[0].sum() != positive[1].sum()  # the two normalisations differ here
+    np.testing.assert_allclose(loss, per_image.mean(), rtol=1e-5)
+    global_norm = (cross_entropy.sum() + huber.sum()) / positive.sum()
+    assert abs(loss - global_norm) > 1e-3
