@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from keras_ssd.losses import WeightedSigmoidClassificationLoss
 from keras_ssd.losses import weighted_sigmoid_classification_loss as module
+from tests.losses.test_class_weight_contract import _gradient
 
 
 def reference_loss(y_true, logits, class_weights=None, background_weight=1.0):
@@ -103,40 +104,6 @@ def test_float_targets_as_keras_passes_them():
     as_int = np.asarray(loss.call(y_true, logits))
     as_float = np.asarray(loss.call(y_true.astype("float32"), logits))
     assert np.array_equal(as_int, as_float)
-
-
-def test_unit_class_weights_bitwise_equal_none():
-    y_true, logits, sample_weight = random_case(4)
-    plain = WeightedSigmoidClassificationLoss()
-    ones = WeightedSigmoidClassificationLoss(class_weights=[1] * 4)
-    assert np.array_equal(
-        np.asarray(plain.call(y_true, logits)), np.asarray(ones.call(y_true, logits))
-    )
-    assert float(plain(y_true, logits, sample_weight)) == float(ones(y_true, logits, sample_weight))
-
-
-def _gradient(loss, y_true, logits):
-    logits = tf.constant(logits)
-    with tf.GradientTape() as tape:
-        tape.watch(logits)
-        value = loss(y_true, logits)
-    return np.asarray(tape.gradient(value, logits))
-
-
-@pytest.mark.parametrize("weight", [4.0, 0.3])
-def test_class_weight_scales_gradient_of_its_class_only(weight):
-    y_true, logits, _ = random_case(5)
-    base = _gradient(WeightedSigmoidClassificationLoss(), y_true, logits)
-    weighted = _gradient(
-        WeightedSigmoidClassificationLoss(class_weights=[1.0, weight, 1.0, 1.0]), y_true, logits
-    )
-    of_class = y_true == 2
-    assert of_class.any()
-    if weight == 4.0:  # a power of two: the scaling is exact
-        assert np.array_equal(weighted[of_class], base[of_class] * weight)
-    np.testing.assert_allclose(weighted[of_class], base[of_class] * weight, rtol=1e-6)
-    assert np.array_equal(weighted[~of_class], base[~of_class])
-    assert np.all(base[y_true == -1] == 0.0)
 
 
 def test_stable_for_large_logits():

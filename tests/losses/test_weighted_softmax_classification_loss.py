@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from keras_ssd.losses import WeightedSoftmaxClassificationLoss
 from keras_ssd.losses import weighted_softmax_classification_loss as module
+from tests.losses.test_class_weight_contract import _gradient
 
 
 def reference_loss(y_true, logits, class_weights=None, background_weight=1.0, logit_scale=1.0):
@@ -98,40 +99,6 @@ def test_zero_positives_and_all_ignored():
     assert float(loss(all_ignored, logits)) == 0.0
     bad_logits = np.array([[[np.nan, np.inf], [-np.inf, 1.0]]], "float32")
     assert np.array_equal(np.asarray(loss.call(all_ignored, bad_logits)), [[0.0, 0.0]])
-
-
-def test_unit_class_weights_bitwise_equal_none():
-    y_true, logits, sample_weight = random_case(4)
-    plain = WeightedSoftmaxClassificationLoss()
-    ones = WeightedSoftmaxClassificationLoss(class_weights=[1] * 4)
-    assert np.array_equal(
-        np.asarray(plain.call(y_true, logits)), np.asarray(ones.call(y_true, logits))
-    )
-    assert float(plain(y_true, logits, sample_weight)) == float(ones(y_true, logits, sample_weight))
-
-
-def _gradient(loss, y_true, logits):
-    logits = tf.constant(logits)
-    with tf.GradientTape() as tape:
-        tape.watch(logits)
-        value = loss(y_true, logits)
-    return np.asarray(tape.gradient(value, logits))
-
-
-@pytest.mark.parametrize("weight", [4.0, 0.3])
-def test_class_weight_scales_gradient_of_its_class_only(weight):
-    y_true, logits, _ = random_case(5)
-    base = _gradient(WeightedSoftmaxClassificationLoss(), y_true, logits)
-    weighted = _gradient(
-        WeightedSoftmaxClassificationLoss(class_weights=[1.0, weight, 1.0, 1.0]), y_true, logits
-    )
-    of_class = y_true == 2
-    assert of_class.any()
-    if weight == 4.0:  # a power of two: the scaling is exact
-        assert np.array_equal(weighted[of_class], base[of_class] * weight)
-    np.testing.assert_allclose(weighted[of_class], base[of_class] * weight, rtol=1e-6)
-    assert np.array_equal(weighted[~of_class], base[~of_class])
-    assert np.all(base[y_true == -1] == 0.0)
 
 
 def test_stable_for_large_logits():
