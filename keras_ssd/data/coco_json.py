@@ -14,21 +14,14 @@ import os
 import numpy as np
 
 from keras_ssd.data.image_files import SkipReport
+from keras_ssd.data.image_files import UnusableImage
 from keras_ssd.data.image_files import check_image_file
+from keras_ssd.data.image_files import collect_usable
 from keras_ssd.data.image_files import examples_from_records
 from keras_ssd.data.image_files import resolve_image_path
-from keras_ssd.data.image_files import warn_neutralised
 from keras_ssd.data.validation import TOLERANCE
 
 _READER = "load_coco_json"
-
-
-class _Skip(Exception):
-    """An image that cannot be used; `reason` groups the counts."""
-
-    def __init__(self, reason, message):
-        super().__init__(message)
-        self.reason = reason
 
 
 def _load_json(annotation_file):
@@ -90,23 +83,23 @@ def _box_problem(box, width, height):
 def _image_record(image, annotations, label_of, class_names, image_dir, check_images, source):
     name = image.get("file_name")
     if not isinstance(name, str):
-        raise _Skip("malformed images", f"{source}: has no 'file_name'.")
+        raise UnusableImage("malformed images", f"{source}: has no 'file_name'.")
     try:
         path, neutralised = resolve_image_path(image_dir, name)
     except ValueError as error:
-        raise _Skip("malformed images", f"{source}: {error}") from None
+        raise UnusableImage("malformed images", f"{source}: {error}") from None
     width, height = float(image.get("width") or 0), float(image.get("height") or 0)
     if check_images or width <= 0 or height <= 0:
         try:
             image_width, image_height = check_image_file(path)
         except FileNotFoundError:
-            raise _Skip(
+            raise UnusableImage(
                 "missing images", f"{source}: image {path} does not exist (file_name {name!r})."
             ) from None
         except ValueError as error:
-            raise _Skip("corrupt images", f"{source}: image {path} {error}.") from None
+            raise UnusableImage("corrupt images", f"{source}: image {path} {error}.") from None
         if width > 0 and height > 0 and (image_width, image_height) != (width, height):
-            raise _Skip(
+            raise UnusableImage(
                 "corrupt images",
                 f"{source}: the JSON says {width:g}x{height:g} but image {path} is "
                 f"{image_width}x{image_height} (is it the wrong image?).",
@@ -118,7 +111,7 @@ def _image_record(image, annotations, label_of, class_names, image_dir, check_im
         what = f"{source}: annotation id {annotation.get('id')}"
         category = annotation.get("category_id")
         if category not in label_of:
-            raise _Skip(
+            raise UnusableImage(
                 "unknown categories",
                 f"{what} has category_id {category!r}, which is not in 'categories' "
                 f"(ids {sorted(label_of)[:10]}{'...' if len(label_of) > 10 else ''}).",
@@ -128,13 +121,13 @@ def _image_record(image, annotations, label_of, class_names, image_dir, check_im
         except (KeyError, TypeError, ValueError):
             box = np.zeros(0)
         if box.shape != (4,):
-            raise _Skip(
+            raise UnusableImage(
                 "invalid boxes",
                 f"{what} has bbox {annotation.get('bbox')!r}; expected [x, y, width, height].",
             )
         problem = _box_problem(box, width, height)
         if problem:
-            raise _Skip(
+            raise UnusableImage(
                 "invalid boxes",
                 f"{what}: box {len(boxes)} [x={box[0]:g}, y={box[1]:g}, w={box[2]:g}, "
                 f"h={box[3]:g}] (label {class_names[label_of[category]]!r}) {problem}.",
@@ -230,27 +223,13 @@ def load_coco_json(
             continue
         by_image[image_id].append(annotation)
 
-    records = []
-    for image in images:
+    def build(image):
         source = f"{os.path.basename(annotation_file)}: image id {image['id']}"
-        try:
-            record = _image_record(
-                image, by_image[image["id"]], label_of, class_names, image_dir,
-                check_images, source,
-            )
-        except _Skip as skip:
-            if not skip_invalid:
-                raise ValueError(
-                    f"{skip} Fix the file, or pass skip_invalid=True to skip such images."
-                ) from None
-            skips.add(skip.reason, str(skip))
-            continue
-        records.append(record)
-    skips.warn(len(images))
-    warn_neutralised(
-        _READER, [record["neutralised"] for record in records if record["neutralised"]],
-        len(images),
-    )
+        return _image_record(
+            image, by_image[image["id"]], label_of, class_names, image_dir, check_images, source
+        )
+
+    records = collect_usable(images, build, skips, skip_invalid, _READER)
     if not records:
         raise ValueError(f"{_READER}: {annotation_file} has no usable image.")
     return examples_from_records(records, load_images=load_images), class_names

@@ -122,6 +122,48 @@ class SkipReport:
         warnings.warn("\n".join(lines), UserWarning, stacklevel=3)
 
 
+class UnusableImage(Exception):
+    """An image or annotation a reader cannot use; `reason` groups the skip counts."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason = reason
+
+
+def collect_usable(items, build, skips, skip_invalid, reader):
+    """Builds one record per item, raising or counting the unusable ones.
+
+    Args:
+        items: sequence of what the reader parses (files, image entries).
+        build: function of one item returning a record dict with a
+            `"neutralised"` entry; raises `UnusableImage` for an unusable item.
+        skips: the reader's `SkipReport`.
+        skip_invalid: bool. Count and skip unusable items instead of raising.
+        reader: str. The reader's name, for the warnings.
+
+    Returns:
+        The list of records; the skip and path warnings have been issued.
+
+    Raises:
+        ValueError: an unusable item and `skip_invalid=False`.
+    """
+    records = []
+    for item in items:
+        try:
+            records.append(build(item))
+        except UnusableImage as skip:
+            if not skip_invalid:
+                raise ValueError(
+                    f"{skip} Fix the file, or pass skip_invalid=True to skip such images."
+                ) from None
+            skips.add(skip.reason, str(skip))
+    skips.warn(len(items))
+    warn_neutralised(
+        reader, [record["neutralised"] for record in records if record["neutralised"]], len(items)
+    )
+    return records
+
+
 def warn_neutralised(reader, names, num_total):
     """Warns that absolute or `..` image names were reduced to their base name."""
     if names:

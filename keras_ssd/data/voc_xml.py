@@ -25,23 +25,16 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 
 from keras_ssd.data.image_files import SkipReport
+from keras_ssd.data.image_files import UnusableImage
 from keras_ssd.data.image_files import check_image_file
+from keras_ssd.data.image_files import collect_usable
 from keras_ssd.data.image_files import examples_from_records
 from keras_ssd.data.image_files import resolve_image_path
-from keras_ssd.data.image_files import warn_neutralised
 from keras_ssd.data.validation import TOLERANCE
 
 _READER = "load_voc_xml"
 # Tried in order when an annotation has no <filename>.
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
-
-
-class _Skip(Exception):
-    """An annotation file that cannot be used; `reason` groups the counts."""
-
-    def __init__(self, reason, message):
-        super().__init__(message)
-        self.reason = reason
 
 
 def _text(element, tag):
@@ -54,11 +47,11 @@ def _text(element, tag):
 def _number(element, tag, source, what):
     text = _text(element, tag)
     if text is None:
-        raise _Skip("malformed annotations", f"{source}: {what} has no <{tag}>.")
+        raise UnusableImage("malformed annotations", f"{source}: {what} has no <{tag}>.")
     try:
         return float(text)
     except ValueError:
-        raise _Skip(
+        raise UnusableImage(
             "malformed annotations", f"{source}: {what} <{tag}> is {text!r}, not a number."
         ) from None
 
@@ -74,11 +67,11 @@ def _parse_objects(root, source):
     for index, element in enumerate(root.findall("object")):
         name = _text(element, "name")
         if not name:
-            raise _Skip("malformed annotations", f"{source}: object {index} has no <name>.")
+            raise UnusableImage("malformed annotations", f"{source}: object {index} has no <name>.")
         bndbox = element.find("bndbox")
         what = f"object {index} ({name!r})"
         if bndbox is None:
-            raise _Skip("malformed annotations", f"{source}: {what} has no <bndbox>.")
+            raise UnusableImage("malformed annotations", f"{source}: {what} has no <bndbox>.")
         boxes.append([_number(bndbox, tag, source, what) for tag in ("xmin", "ymin", "xmax", "ymax")])
         names.append(name)
         difficult.append(_flag(element, "difficult"))
@@ -102,7 +95,7 @@ def _check_boxes(boxes, names, width, height, source):
     if bad:
         index = bad[0]
         xmin, ymin, xmax, ymax = boxes[index]
-        raise _Skip(
+        raise UnusableImage(
             "invalid boxes",
             f"{source}: box {index} [xmin={xmin:g}, ymin={ymin:g}, xmax={xmax:g}, "
             f"ymax={ymax:g}] (label {names[index]!r}) "
@@ -120,13 +113,13 @@ def _image_name(root, xml_path):
 
 
 def _parse_file(xml_path, source, image_dir, check_images):
-    """Parses one annotation file; raises `_Skip` for anything unusable."""
+    """Parses one annotation file; raises `UnusableImage` for anything unusable."""
     try:
         root = ElementTree.parse(xml_path).getroot()
     except ElementTree.ParseError as error:
-        raise _Skip("malformed annotations", f"{source}: malformed XML ({error}).") from None
+        raise UnusableImage("malformed annotations", f"{source}: malformed XML ({error}).") from None
     if root.tag != "annotation":
-        raise _Skip(
+        raise UnusableImage(
             "malformed annotations",
             f"{source}: the root element is <{root.tag}>, expected <annotation> (is "
             f"this a Pascal VOC file?).",
@@ -135,7 +128,7 @@ def _parse_file(xml_path, source, image_dir, check_images):
     try:
         image_path, neutralised = resolve_image_path(image_dir, name)
     except ValueError as error:
-        raise _Skip("malformed annotations", f"{source}: {error}") from None
+        raise UnusableImage("malformed annotations", f"{source}: {error}") from None
     if _text(root, "filename") is None:
         # No <filename>: the image is named after the annotation file.
         stem = os.path.splitext(image_path)[0]
@@ -153,15 +146,15 @@ def _parse_file(xml_path, source, image_dir, check_images):
         try:
             image_width, image_height = check_image_file(image_path)
         except FileNotFoundError:
-            raise _Skip(
+            raise UnusableImage(
                 "missing images",
                 f"{source}: image {image_path} does not exist (from <filename> "
                 f"{name!r}).",
             ) from None
         except ValueError as error:
-            raise _Skip("corrupt images", f"{source}: image {image_path} {error}.") from None
+            raise UnusableImage("corrupt images", f"{source}: image {image_path} {error}.") from None
         if width > 0 and height > 0 and (image_width, image_height) != (width, height):
-            raise _Skip(
+            raise UnusableImage(
                 "corrupt images",
                 f"{source}: <size> says {width:g}x{height:g} but image {image_path} is "
                 f"{image_width}x{image_height} (is it the wrong image, or rotated?).",
@@ -269,36 +262,23 @@ def load_voc_xml(
         raise ValueError(f"{_READER}: no *.xml files in {annotations_dir}.")
 
     skips = SkipReport(_READER, "annotation files")
-    parsed = []
-    for xml_path in xml_paths:
+    def build(xml_path):
         source = os.path.relpath(xml_path, directory)
-        try:
-            record = _parse_file(xml_path, source, image_dir, check_images)
-            if class_names is not None:
-                unknown = [name for name in record["names"] if name not in class_names]
-                if unknown:
-                    index = record["names"].index(unknown[0])
-                    raise _Skip(
-                        "unknown class names",
-                        f"{source}: box {index} has class name {unknown[0]!r}, which "
-                        f"is not in class_names {class_names} ({len(unknown)} of "
-                        f"{len(record['names'])} boxes have an unknown class; "
-                        f"check spelling and case).",
-                    )
-        except _Skip as skip:
-            if not skip_invalid:
-                raise ValueError(
-                    f"{skip} Fix the file, or pass skip_invalid=True to skip such "
-                    f"images."
-                ) from None
-            skips.add(skip.reason, str(skip))
-            continue
-        parsed.append(record)
-    skips.warn(len(xml_paths))
-    warn_neutralised(
-        _READER, [record["neutralised"] for record in parsed if record["neutralised"]],
-        len(xml_paths),
-    )
+        record = _parse_file(xml_path, source, image_dir, check_images)
+        if class_names is not None:
+            unknown = [name for name in record["names"] if name not in class_names]
+            if unknown:
+                index = record["names"].index(unknown[0])
+                raise UnusableImage(
+                    "unknown class names",
+                    f"{source}: box {index} has class name {unknown[0]!r}, which "
+                    f"is not in class_names {class_names} ({len(unknown)} of "
+                    f"{len(record['names'])} boxes have an unknown class; "
+                    f"check spelling and case).",
+                )
+        return record
+
+    parsed = collect_usable(xml_paths, build, skips, skip_invalid, _READER)
     if not parsed:
         raise ValueError(f"{_READER}: none of the {len(xml_paths)} annotation files is usable.")
 

@@ -363,19 +363,20 @@ def _check_boxes(boxes, classes, where, low, high, allow_empty):
             )
 
 
-def _parse_ground_truth(truth, where, num_classes):
+def _parse_ground_truth(truth, where, num_classes, flag="iscrowd"):
+    """Checked boxes, classes and one boolean flag column (`iscrowd` or `difficult`)."""
     if not isinstance(truth, Mapping) or "boxes" not in truth or "classes" not in truth:
         raise ValueError(f"{where}: expected a dict with 'boxes' and 'classes'.")
     boxes = _as_boxes(truth["boxes"], where)
     labels = _as_column(truth["classes"], where, "classes", boxes.shape[0])
-    crowd = truth.get("iscrowd")
-    crowd = np.zeros(boxes.shape[0]) if crowd is None else crowd
-    crowd = _as_column(crowd, where, "iscrowd", boxes.shape[0]) != 0
+    flags = truth.get(flag)
+    flags = np.zeros(boxes.shape[0]) if flags is None else flags
+    flags = _as_column(flags, where, flag, boxes.shape[0]) != 0
     keep = labels != -1
-    boxes, labels, crowd = boxes[keep], labels[keep], crowd[keep]
+    boxes, labels, flags = boxes[keep], labels[keep], flags[keep]
     classes = _as_classes(labels, where, num_classes)
     _check_boxes(boxes, classes, where, 0.0, 1.0, allow_empty=False)
-    return boxes, classes, crowd
+    return boxes, classes, flags
 
 
 def _parse_detections(found, where, num_classes):

@@ -40,11 +40,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from keras_ssd.metrics.class_table import format_class_table
-from keras_ssd.metrics.coco_evaluation import _as_boxes
-from keras_ssd.metrics.coco_evaluation import _as_classes
-from keras_ssd.metrics.coco_evaluation import _as_column
-from keras_ssd.metrics.coco_evaluation import _check_boxes
 from keras_ssd.metrics.coco_evaluation import _nanmean
+from keras_ssd.metrics.coco_evaluation import _parse_ground_truth
 from keras_ssd.metrics.coco_evaluation import _parse_detections
 from keras_ssd.metrics.coco_evaluation import unbatch_detections
 
@@ -246,15 +243,4 @@ def _unbatch(batched):
 
 
 def _parse_truth(truth, where, num_classes):
-    if not isinstance(truth, Mapping) or "boxes" not in truth or "classes" not in truth:
-        raise ValueError(f"{where}: expected a dict with 'boxes' and 'classes'.")
-    boxes = _as_boxes(truth["boxes"], where)
-    labels = _as_column(truth["classes"], where, "classes", boxes.shape[0])
-    difficult = truth.get("difficult")
-    difficult = np.zeros(boxes.shape[0]) if difficult is None else difficult
-    difficult = _as_column(difficult, where, "difficult", boxes.shape[0]) != 0
-    keep = labels != -1
-    boxes, labels, difficult = boxes[keep], labels[keep], difficult[keep]
-    classes = _as_classes(labels, where, num_classes)
-    _check_boxes(boxes, classes, where, 0.0, 1.0, allow_empty=False)
-    return boxes, classes, difficult
+    return _parse_ground_truth(truth, where, num_classes, flag="difficult")
