@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_ssd.losses.box_inputs import box_pair
+
 MODES = ("giou", "iou")
 # Decoded predictions are exp(...) of raw deltas and can overflow; clipping the
 # coordinates keeps every area finite (no inf - inf) without touching real boxes.
@@ -103,21 +105,7 @@ class IoULocalizationLoss(keras.losses.Loss):
         Raises:
             ValueError: if the static shapes are inconsistent.
         """
-        y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
-        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-        true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
-        if len(true_shape) != len(pred_shape) or any(
-            a is not None and b is not None and a != b for a, b in zip(true_shape, pred_shape)
-        ):
-            raise ValueError(
-                f"IoULocalizationLoss: `y_true` shape {true_shape} and `y_pred` "
-                f"shape {pred_shape} must be equal, [batch, num_anchors, 4]."
-            )
-        if not pred_shape or (pred_shape[-1] is not None and pred_shape[-1] != 4):
-            raise ValueError(
-                f"IoULocalizationLoss: boxes must be decoded [ymin, xmin, ymax, xmax] "
-                f"in the last dimension, got shape {pred_shape}."
-            )
+        y_true, y_pred = box_pair(y_true, y_pred, "IoULocalizationLoss", "boxes must be decoded [ymin, xmin, ymax, xmax]")
         y_true = ops.clip(y_true, -COORDINATE_LIMIT, COORDINATE_LIMIT)
         y_pred = ops.clip(y_pred, -COORDINATE_LIMIT, COORDINATE_LIMIT)
         y_min_t, x_min_t, y_max_t, x_max_t, height_t, width_t = _extents(y_true)

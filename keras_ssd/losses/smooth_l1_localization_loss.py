@@ -7,6 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ssd.losses.box_inputs import box_pair
+
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
 class SmoothL1LocalizationLoss(keras.losses.Loss):
@@ -83,22 +85,7 @@ class SmoothL1LocalizationLoss(keras.losses.Loss):
         Raises:
             ValueError: if the static shapes are inconsistent.
         """
-        y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
-        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-        true_shape, pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
-        if len(true_shape) != len(pred_shape) or any(
-            a is not None and b is not None and a != b for a, b in zip(true_shape, pred_shape)
-        ):
-            raise ValueError(
-                f"SmoothL1LocalizationLoss: `y_true` shape {true_shape} and "
-                f"`y_pred` shape {pred_shape} must be equal, "
-                f"[batch, num_anchors, 4]."
-            )
-        if pred_shape and pred_shape[-1] is not None and pred_shape[-1] != 4:
-            raise ValueError(
-                f"SmoothL1LocalizationLoss: box deltas must have 4 coordinates "
-                f"in the last dimension, got shape {pred_shape}."
-            )
+        y_true, y_pred = box_pair(y_true, y_pred, "SmoothL1LocalizationLoss", "box deltas must have 4 coordinates")
         error = ops.abs(y_pred - y_true)
         quadratic = ops.minimum(error, self.delta)
         linear = error - quadratic
