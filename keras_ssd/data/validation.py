@@ -1,6 +1,7 @@
-"""Eager checks of ground-truth boxes, with messages on how to fix them."""
+"""Checks of ground-truth boxes, eager and in-graph, with messages on how to fix them."""
 
 import numpy as np
+import tensorflow as tf
 
 # Coordinates may leave [0, 1] or touch each other by this much (float rounding).
 TOLERANCE = 1e-6
@@ -143,3 +144,100 @@ def validate_boxes(boxes, classes, num_classes, source="", class_names=None):
             bad, "has xmax <= xmin (is it xywh, not yxyx?)", boxes, classes, source,
             class_names,
         )
+
+
+# In-graph checks of padded, batched targets. `fit` maps datasets through
+# `assert_valid_targets` (tf.data is never XLA-compiled, so its asserts run);
+# `SSD.compute_loss` also counts problems with `count_target_problems`, which
+# survives XLA, where `tf.debugging` asserts are compiled out.
+TARGET_PROBLEMS = (
+    "boxes with a class id >= num_classes (is background counted as class 0, or "
+    "num_classes too small?)",
+    "boxes with coordinates outside [0, 1] or not finite (are they pixels, not normalised?)",
+    "boxes not ordered: they need ymin < ymax and xmin < xmax (are they xywh or xyxy, "
+    "not yxyx?)",
+)
+
+
+def _target_problem_masks(boxes, classes, num_classes):
+    classes = tf.cast(classes, tf.int32)
+    boxes = tf.cast(boxes, tf.float32)
+    is_box = classes >= 0
+    inside = tf.reduce_all(
+        tf.math.is_finite(boxes) & (boxes >= -TOLERANCE) & (boxes <= 1.0 + TOLERANCE), axis=-1
+    )
+    ordered = (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
+    return boxes, (
+        (classes >= num_classes) | (classes < -1),
+        is_box & ~inside,
+        is_box & inside & ~ordered,
+    )
+
+
+def count_target_problems(boxes, classes, num_classes):
+    """Counts the padded ground-truth rows with each of `TARGET_PROBLEMS`.
+
+    Pure tensor arithmetic: it runs under `tf.function`, XLA and
+    `tf.distribute`, unlike `tf.debugging` asserts.
+
+    Args:
+        boxes: `[..., max_boxes, 4]` normalised yxyx boxes.
+        classes: `[..., max_boxes]` class ids, −1 for padding rows.
+        num_classes: int. Number of object classes.
+
+    Returns:
+        int32 tensor `[3]`: rows with a class id >= `num_classes` (or < −1),
+        real boxes outside `[0, 1]`, and real boxes with a min >= max.
+    """
+    _, masks = _target_problem_masks(boxes, classes, num_classes)
+    return tf.stack([tf.reduce_sum(tf.cast(mask, tf.int32)) for mask in masks])
+
+
+def describe_target_problems(counts, num_classes):
+    """Names the problems counted by `count_target_problems`, or returns `""`."""
+    found = [
+        f"{int(count)} {text}".replace("num_classes", f"num_classes={num_classes}")
+        for count, text in zip(np.asarray(counts).tolist(), TARGET_PROBLEMS)
+        if count
+    ]
+    if not found:
+        return ""
+    return (
+        "Bad ground truth: " + "; ".join(found) + ". Targets need class ids in "
+        f"[0, {num_classes}) (-1 = padding) and normalised [ymin, xmin, ymax, xmax] "
+        "boxes in [0, 1] (docs/conventions.md)."
+    )
+
+
+def assert_valid_targets(boxes, classes, num_classes):
+    """Raises `InvalidArgumentError` in-graph on targets with `TARGET_PROBLEMS`.
+
+    Meant for `tf.data` maps and non-XLA graphs; under XLA the asserts are
+    compiled out (use `count_target_problems` there).
+
+    Args:
+        boxes: `[..., max_boxes, 4]` normalised yxyx boxes.
+        classes: `[..., max_boxes]` class ids, −1 for padding rows.
+        num_classes: int. Number of object classes.
+
+    Returns:
+        A list of assert ops (empty when executing eagerly, where a failing
+        assert raises at once).
+    """
+    boxes, (bad_class, outside, unordered) = _target_problem_masks(boxes, classes, num_classes)
+    messages = [text.replace("num_classes", f"num_classes={num_classes}") for text in TARGET_PROBLEMS]
+    return [
+        tf.debugging.Assert(
+            ~tf.reduce_any(bad_class),
+            [f"Ground-truth {messages[0]}; first offending class id:",
+             tf.boolean_mask(tf.cast(classes, tf.int32), bad_class)[:1]],
+        ),
+        tf.debugging.Assert(
+            ~tf.reduce_any(outside),
+            [f"Ground-truth {messages[1]}; first offending box:", tf.boolean_mask(boxes, outside)[:1]],
+        ),
+        tf.debugging.Assert(
+            ~tf.reduce_any(unordered),
+            [f"Ground-truth {messages[2]}; first offending box:", tf.boolean_mask(boxes, unordered)[:1]],
+        ),
+    ]

@@ -10,7 +10,11 @@ from keras_ssd.anchors.anchor_generator import AnchorGenerator
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.target_assigner import TargetAssigner
 from keras_ssd.backbones.feature_extractor import build_feature_extractor
-from keras_ssd.data.validation import validate_boxes
+from keras_ssd.data.validation import (
+    assert_valid_targets,
+    count_target_problems,
+    validate_boxes,
+)
 from keras_ssd.losses import (
     HardNegativeMining,
     SmoothL1LocalizationLoss,
@@ -18,6 +22,11 @@ from keras_ssd.losses import (
 )
 from keras_ssd.models.class_weight_spec import resolve_class_weights
 from keras_ssd.models.ssd_head import SSDHead
+from keras_ssd.models.target_guard import (
+    TargetGuard,
+    TargetProblemCounter,
+    raise_for_target_problems,
+)
 from keras_ssd.postprocess.detection_decoder import DetectionDecoder
 
 LOSS_NORMALIZATIONS = ("num_positives", "per_image")
@@ -48,6 +57,13 @@ def _sum_over_replicas(value):
     if context is None or context.num_replicas_in_sync == 1:
         return value
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+class _Untracked:
+    """A plain attribute holder: Keras and tf.Module do not track what it holds."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
@@ -227,6 +243,9 @@ class SSD(keras.Model):
         )
         self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
         self.localization_loss_tracker = keras.metrics.Mean(name="localization_loss")
+        self._target_problems = TargetProblemCounter()
+        # Plain attributes hold what must stay out of Keras/TF tracking (and saving).
+        self._predict_network = _Untracked(function=None)
         self.build((None, self.image_size, self.image_size, 3))
 
     @staticmethod
@@ -277,7 +296,11 @@ class SSD(keras.Model):
         if y_pred is None:
             y_pred = self(x, training=training)
         classes = tf.cast(y["classes"], tf.int32)
-        self._check_ground_truth(y["boxes"], classes)
+        # Asserts stop eager and plain-graph runs; XLA compiles them out, so the
+        # problems are also counted and turn the loss into NaN (see TargetGuard).
+        assert_valid_targets(y["boxes"], classes, self.num_classes)
+        problems = count_target_problems(y["boxes"], classes, self.num_classes)
+        self._target_problems.add(problems)
         targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
         positive = tf.cast(targets["positive_mask"], tf.float32)
 
@@ -307,7 +330,8 @@ class SSD(keras.Model):
         replicas = tf.cast(_num_replicas(), tf.float32)
         self.classification_loss_tracker.update_state(classification * replicas)
         self.localization_loss_tracker.update_state(localization * replicas)
-        return total
+        # tf.where passes no gradient to the NaN branch: the weights stay finite.
+        return tf.where(tf.reduce_any(problems > 0), tf.constant(np.nan, total.dtype), total)
 
     def _classification_inputs(self, y_pred, localization):
         """Logits, or the dict a TF OD API-style miner needs (boxes for its NMS)."""
@@ -323,35 +347,12 @@ class SSD(keras.Model):
             inputs["localization"] = localization
         return inputs
 
-    def _check_ground_truth(self, boxes, classes):
-        """Stops training on labels or boxes that would train silently wrong."""
-        tf.debugging.assert_less(
-            classes,
-            self.num_classes,
-            message=f"Ground-truth class id >= num_classes ({self.num_classes})",
-        )
-        boxes = tf.cast(boxes, tf.float32)
-        is_box = classes >= 0
-        inside = tf.reduce_all((boxes >= -1e-6) & (boxes <= 1.0 + 1e-6), axis=-1)
-        ordered = (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
-        tf.debugging.Assert(
-            tf.reduce_all(inside | ~is_box),
-            ["Ground-truth boxes must be normalised [ymin, xmin, ymax, xmax] in [0, 1] "
-             "(are they pixels?); first offending box:",
-             tf.boolean_mask(boxes, is_box & ~inside)[:1]],
-        )
-        tf.debugging.Assert(
-            tf.reduce_all(ordered | ~is_box),
-            ["Ground-truth boxes need ymin < ymax and xmin < xmax (are they xywh or xyxy, "
-             "not yxyx?); first offending box:",
-             tf.boolean_mask(boxes, is_box & ~ordered)[:1]],
-        )
-
     def _normalize(self, classification, localization, positive):
         """Reduces `[batch, anchors]` losses to per-replica scalars."""
         if self.loss_normalization == "per_image":
             per_image_positives = tf.maximum(tf.reduce_sum(positive, axis=1), 1.0)
-            global_batch = tf.cast(tf.shape(positive)[0] * _num_replicas(), tf.float32)
+            # Summed, not local size × replicas: a last batch of 3 splits 2 + 1.
+            global_batch = _sum_over_replicas(tf.cast(tf.shape(positive)[0], tf.float32))
             return tuple(
                 tf.reduce_sum(tf.reduce_sum(loss, axis=1) / per_image_positives) / global_batch
                 for loss in (classification, localization)
@@ -362,15 +363,78 @@ class SSD(keras.Model):
             tf.reduce_sum(localization) / num_positives,
         )
 
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """`keras.Model.fit`; in-memory targets are checked first (`ValueError`)."""
-        self._validate_in_memory_targets(y)
-        return super().fit(x, y, *args, **kwargs)
+    def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None, **kwargs):
+        """`keras.Model.fit` with the ground truth checked.
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """`keras.Model.evaluate`; in-memory targets are checked first (`ValueError`)."""
+        In-memory targets are checked first (`ValueError` naming the image and
+        box); a `tf.data.Dataset` gets an asserting map (tf.data is never
+        XLA-compiled); anything else stops with a `ValueError` after the first
+        batch whose targets are bad (`TargetGuard`).
+        """
         self._validate_in_memory_targets(y)
-        return super().evaluate(x, y, *args, **kwargs)
+        if isinstance(validation_data, tuple) and len(validation_data) >= 2:
+            self._validate_in_memory_targets(validation_data[1])
+        return super().fit(
+            self._with_target_checks(x),
+            y,
+            *args,
+            validation_data=self._with_target_checks(validation_data),
+            callbacks=self._with_target_guard(callbacks),
+            **kwargs,
+        )
+
+    def evaluate(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.evaluate` with the ground truth checked as in `fit`."""
+        self._validate_in_memory_targets(y)
+        return super().evaluate(
+            self._with_target_checks(x), y, *args, callbacks=self._with_target_guard(callbacks),
+            **kwargs,
+        )
+
+    def train_on_batch(self, *args, **kwargs):
+        """`keras.Model.train_on_batch`; bad targets raise `ValueError`."""
+        return self._guarded_on_batch(super().train_on_batch, *args, **kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        """`keras.Model.test_on_batch`; bad targets raise `ValueError`."""
+        return self._guarded_on_batch(super().test_on_batch, *args, **kwargs)
+
+    def _guarded_on_batch(self, step, *args, **kwargs):
+        baseline = self._target_problems.read()
+        logs = step(*args, **kwargs)
+        raise_for_target_problems(self._target_problems, baseline, self.num_classes)
+        return logs
+
+    def _with_target_guard(self, callbacks):
+        guard = TargetGuard(self._target_problems, self.num_classes)
+        if callbacks is None:
+            return [guard]
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            callbacks.append(guard)
+            return callbacks
+        return [*callbacks, guard]
+
+    def _with_target_checks(self, data):
+        """Maps a dataset of `(images, targets, ...)` through `assert_valid_targets`."""
+        if not isinstance(data, tf.data.Dataset):
+            return data
+        spec = data.element_spec
+        if not (
+            isinstance(spec, tuple)
+            and len(spec) >= 2
+            and isinstance(spec[1], dict)
+            and {"boxes", "classes"} <= set(spec[1])
+        ):
+            return data
+
+        def check(*batch):
+            targets = dict(batch[1])
+            asserts = assert_valid_targets(targets["boxes"], targets["classes"], self.num_classes)
+            with tf.control_dependencies(asserts):
+                targets["classes"] = tf.identity(targets["classes"])
+            return (batch[0], targets, *batch[2:])
+
+        return data.map(check)
 
     def _validate_in_memory_targets(self, y):
         # Datasets are checked in-graph by `_check_ground_truth`; arrays get the
@@ -395,9 +459,38 @@ class SSD(keras.Model):
                 )
             raise
 
+    def make_predict_function(self, force=False):
+        """Keras' predict function, with only the network inside XLA.
+
+        With `jit_compile` on (Keras' `"auto"` turns it on with one GPU),
+        Keras would compile the whole predict step, but keras-cv's NMS
+        (`CombinedNonMaxSuppression`) has no XLA kernel. The network runs in
+        its own XLA-compiled function; decoding and NMS run outside it.
+        """
+        if self.predict_function is not None and not force:
+            return self.predict_function
+        jit_compile = self.jit_compile
+        self._predict_network.function = None
+        if jit_compile and not self.run_eagerly:
+            self._predict_network.function = tf.function(
+                lambda images: self(images, training=False),
+                jit_compile=True,
+                reduce_retracing=True,
+            )
+        self._jit_compile = False
+        try:
+            super().make_predict_function(force=force)
+        finally:
+            self._jit_compile = jit_compile
+        return self.predict_function
+
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.detect(x)
+        network = self._predict_network.function
+        if network is None:
+            return self.detect(x)
+        outputs = network(x)
+        return self.decoder(outputs["boxes"], outputs["classes"])
 
     def detect(self, images):
         """Runs the network, decodes boxes and applies NMS.
