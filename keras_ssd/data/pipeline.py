@@ -13,6 +13,9 @@ ignores `max_boxes` for a batched ragged Python list and fails on an unbatched o
 import numpy as np
 import tensorflow as tf
 
+# The one box counter lives with the class statistics; imported here for its old home.
+from keras_ssd.data.class_statistics import count_boxes_per_class  # noqa: F401
+
 DEFAULT_SHUFFLE_BUFFER = 1000
 
 
@@ -190,73 +193,3 @@ def to_detection_inputs(
         batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def count_boxes_per_class(dataset, num_classes, batch_size=4096):
-    """Counts the boxes of each class in a dataset, one vectorised batch at a time.
-
-    Accepts unbatched tfds-style examples (counts `example["objects"]["label"]`)
-    or the `(images, targets)` output of `to_detection_inputs` (counts
-    `targets["classes"]`, skipping the −1 padding; boxes that `max_boxes` dropped
-    are not there to count).
-
-    Args:
-        dataset: `tf.data.Dataset` of tfds-style examples or of
-            `(images, targets)` pairs.
-        num_classes: int. Number of object classes.
-        batch_size: int. Labels gathered per numpy step. Defaults to 4096.
-
-    Returns:
-        int64 numpy array `[num_classes]`: the number of boxes of each class.
-
-    Raises:
-        ValueError: if the dataset has neither layout, or a label is outside
-            `[0, num_classes)`.
-
-    Example:
-
-    ```python
-    dataset, class_names = load_synthetic_shapes("train")
-    counts = count_boxes_per_class(dataset, len(class_names))
-    ```
-    """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise ValueError(
-            f"count_boxes_per_class: num_classes must be an int, got {num_classes!r}."
-        )
-    if num_classes < 1:
-        raise ValueError(
-            f"count_boxes_per_class: num_classes must be >= 1, got {num_classes}."
-        )
-    spec = dataset.element_spec
-    if isinstance(spec, dict) and "objects" in spec and "label" in spec["objects"]:
-
-        def example_labels(example):
-            return tf.reshape(example["objects"]["label"], [-1])
-
-        labels = dataset.map(example_labels)
-    elif isinstance(spec, tuple) and len(spec) == 2 and "classes" in spec[1]:
-
-        def real_classes(images, targets):
-            del images
-            classes = tf.reshape(targets["classes"], [-1])
-            return tf.boolean_mask(classes, classes >= 0)
-
-        labels = dataset.map(real_classes)
-    else:
-        raise ValueError(
-            "count_boxes_per_class: expected tfds-style examples with "
-            "example['objects']['label'] or (images, targets) pairs with "
-            f"targets['classes'], got element_spec {spec}."
-        )
-    counts = np.zeros(num_classes, dtype=np.int64)
-    for batch in labels.unbatch().batch(batch_size).as_numpy_iterator():
-        bad = (batch < 0) | (batch >= num_classes)
-        if bad.any():
-            raise ValueError(
-                f"count_boxes_per_class: label {int(batch[bad][0])} is outside "
-                f"[0, num_classes={num_classes}) ({int(bad.sum())} boxes in this "
-                "batch of labels); is num_classes too small?"
-            )
-        counts += np.bincount(batch, minlength=num_classes).astype(np.int64)
-    return counts
