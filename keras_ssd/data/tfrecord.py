@@ -715,6 +715,11 @@ def read_tfrecord(
     dataset = _raw_records(files, kept).map(
         to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
+    if kept is not None:
+        # The scan counted the records: a known size lets fit show progress and
+        # split_by_fraction split without a pass over the images.
+        num_kept = num_records - sum(len(bad) for _, bad in kept.values())
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_kept))
     return dataset, class_names
 
 
