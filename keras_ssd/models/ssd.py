@@ -410,7 +410,11 @@ class SSD(keras.Model):
         if callbacks is None:
             return [guard]
         if isinstance(callbacks, keras.callbacks.CallbackList):
-            callbacks.append(guard)
+            # `fit` hands its own list (holding its guard) to the validation
+            # `evaluate`; Keras 3.15's CallbackList has no `append`.
+            if not any(isinstance(callback, TargetGuard) for callback in callbacks.callbacks):
+                guard.set_model(self)
+                callbacks.callbacks.append(guard)
             return callbacks
         return [*callbacks, guard]
 
