@@ -61,9 +61,14 @@ def _build_model(class_names, weights, options):
             f"backbone_weights: {backbone_weights} is not a file; expected 'imagenet' or a "
             "Keras weights file (.weights.h5 / .h5) of the backbone."
         )
+    backbone = options["backbone"]
+    if isinstance(backbone, str) and backbone.endswith(".keras"):
+        if not os.path.isfile(backbone):
+            raise ValueError(f"backbone: {backbone} is not a file; expected a .keras backbone model.")
+        backbone = keras.saving.load_model(backbone, compile=False)
     model = SSD(
         num_classes=len(class_names),
-        backbone=options["backbone"],
+        backbone=backbone,
         image_size=options["image_size"],
         backbone_weights=None if from_file else backbone_weights,
         width_multiplier=options["width_multiplier"],
@@ -158,7 +163,8 @@ def train_detector(
             Defaults to True.
         shuffle: bool. Shuffle the training images, reshuffled every epoch.
             Defaults to True.
-        backbone: `"mobilenet_v2"` or a `keras.Model` (see `SSD`).
+        backbone: `"mobilenet_v2"`, a `keras.Model` (see `SSD`) or the path of
+            a `.keras` file holding one.
         backbone_weights: None, `"imagenet"` (downloaded once by
             `keras.applications`) or the path of a Keras weights file of the
             backbone (works offline). Defaults to None.

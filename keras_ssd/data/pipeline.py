@@ -110,7 +110,8 @@ def to_detection_inputs(
         augment: optional callable applied to each example after the shuffle and
             before resizing and padding, keeping the example layout (channels
             included): a `keras_ssd.augment.SSDAugmentation` (mapped through its
-            `augment_dataset`, one stateless seed per example) or any
+            `augment_dataset`, one stateless seed per example; one without an
+            `image_size` gets `image_size` passed down) or any
             `example -> example` function (a parallel `map`). Defaults to `None`.
 
     Returns:
@@ -184,6 +185,13 @@ def to_detection_inputs(
             raise ValueError(
                 f"to_detection_inputs: augment must be callable, got {type(augment).__name__}."
             )
+        from keras_ssd.augment.ssd_augmentation import SSDAugmentation
+
+        if isinstance(augment, SSDAugmentation) and augment.image_size is None:
+            # The output size passed down: a zoom out then never makes a patch-sized
+            # float image (up to 16x the input's pixels, ~340 MB from a 640x480 photo
+            # with the photometric copies; bench/input_pipeline.py) only to resize it.
+            augment = SSDAugmentation.from_config({**augment.get_config(), "image_size": (height, width)})
         if hasattr(augment, "augment_dataset"):
             dataset = augment.augment_dataset(dataset)
         else:

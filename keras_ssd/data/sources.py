@@ -43,6 +43,21 @@ def _is_tfds_name(data):
     return True
 
 
+def default_split(data, named_default):
+    """`named_default` for the embedded and tfds datasets (named splits), else None.
+
+    Args:
+        data: str. A data argument of `load_examples`.
+        named_default: str. The split a command reads from named datasets.
+
+    Returns:
+        `named_default`, or None for files and folders (all of their images).
+    """
+    if data in SYNTHETIC_CONFIGS or (not os.path.exists(data) and _is_tfds_name(data)):
+        return named_default
+    return None
+
+
 def _voc_layout(data, annotations_subdir, images_subdir):
     """Sub-folders of a VOC folder: as given, VOC's, or a flat folder of `.xml` files."""
     if annotations_subdir is None:

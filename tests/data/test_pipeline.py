@@ -277,3 +277,16 @@ def test_crowd_boxes_get_weight_zero():
     dataset = tf.data.Dataset.from_tensors(example)
     _, targets = next(iter(to_detection_inputs(dataset, 8, max_boxes=3, batch_size=1)))
     np.testing.assert_array_equal(targets["weights"][0], [2.0, 0.0, 0.0])
+
+
+def test_an_augmentation_without_size_gets_the_output_size_passed_down():
+    from keras_ssd.augment import SSDAugmentation
+
+    def batches(augmentation):
+        inputs = to_detection_inputs(_examples(RECORDS), 16, max_boxes=4, batch_size=3, augment=augmentation)
+        return next(iter(inputs))
+
+    unsized, sized = batches(SSDAugmentation(seed=3)), batches(SSDAugmentation(16, seed=3))
+    # Same seeds, same draws: resizing inside the augmentation gives the very same batch.
+    np.testing.assert_array_equal(unsized[0].numpy(), sized[0].numpy())
+    np.testing.assert_array_equal(unsized[1]["boxes"].numpy(), sized[1]["boxes"].numpy())
