@@ -103,6 +103,7 @@ def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, backbone_
     else:
         records, label_map = write_records(tmp_path / "records")
         data = ["--data", records, "--label-map", label_map]
+        extra = ["--tensorboard", "--loss", "focal"]
     output_dir = str(tmp_path / "run")
     command = ["train", *data, "--output-dir", output_dir, *QUICK, "--backbone", backbone_file, *extra]
     assert main([*command, "--class-weights", "circle=2,ring=0.5"]) == 0
@@ -117,6 +118,9 @@ def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, backbone_
     model = keras.saving.load_model(os.path.join(output_dir, "model.keras"))
     assert model.class_names == NAMES and model.image_size == 64
     assert model.class_weights == [2.0, 1.0, 1.0, 1.0, 0.5]
+    if source == "tfrecord":
+        assert os.listdir(os.path.join(output_dir, "logs", "train"))  # TensorBoard events
+        assert type(model.classification_loss).__name__ == "SigmoidFocalClassificationLoss"
     if source == "coco":
         backbone = next(layer for layer in model.feature_extractor.layers if isinstance(layer, keras.Model))
         for variable in backbone.weights:
