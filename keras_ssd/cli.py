@@ -78,6 +78,24 @@ def check_output(command, path, kind="dir"):
     return True
 
 
+def _class_weight_choice(text):
+    """Checks the form of --class-weights at parse time (names are checked against the data)."""
+    from keras_ssd.models.class_weight_spec import CLASS_WEIGHT_ALIASES
+
+    methods = ("none", "inverse", "sqrt_inverse", "effective_number", "log", *CLASS_WEIGHT_ALIASES)
+    if text in methods:
+        return text
+    try:
+        for part in text.split(","):
+            float(part.split("=", 1)[1] if "=" in part else part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(methods)}, or give values: "
+            "'1.0,0.2' in label order or 'top=1.0,dress=0.2')"
+        ) from None
+    return text
+
+
 def _add_train_arguments(parser):
     from keras_ssd.models.class_weight_spec import CLASS_WEIGHT_ALIASES
 
@@ -101,6 +119,7 @@ def _add_train_arguments(parser):
                         help="MobileNetV2 width multiplier (alpha).")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--class-weights", default="effective_number", metavar="CHOICE",
+                        type=_class_weight_choice,
                         help="none, a compute_class_weights method (inverse, sqrt_inverse, "
                              f"effective_number, log; aliases {', '.join(CLASS_WEIGHT_ALIASES)}) "
                              "computed from the training boxes, or values: '1.0,0.2' in label "

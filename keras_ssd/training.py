@@ -91,6 +91,16 @@ def _build_model(class_names, weights, options):
     return model
 
 
+def _check_tensorboard():
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "tensorboard: TensorBoard logs need the tensorboard package (pip install "
+            "tensorboard); train without them, or install it."
+        ) from None
+
+
 def _compile(model, learning_rate, epochs, steps_per_epoch):
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
@@ -189,8 +199,9 @@ def train_detector(
     class_names = list(class_names)
     run = RunFolder(output_dir)
     initial_epoch = run.check_can_train(epochs)
+    if tensorboard:
+        _check_tensorboard()
     keras.utils.set_random_seed(seed)
-    os.makedirs(output_dir, exist_ok=True)
     if statistics is None:
         statistics = class_statistics(train_examples, class_names, verbose=0)
     if initial_epoch:
@@ -225,6 +236,7 @@ def train_detector(
         num_images = statistics.num_images_total
     steps_per_epoch = max(1, math.ceil(num_images / batch_size))
     _compile(model, learning_rate, epochs - initial_epoch, steps_per_epoch)
+    os.makedirs(output_dir, exist_ok=True)
     all_callbacks = [keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup"))]
     metrics = None
     validation = None
