@@ -136,6 +136,11 @@ def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, backbone_
     assert main(["evaluate", "--model", os.path.join(output_dir, "model.keras"), *data, "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
     assert "COCO: AP " in out and all(name in out for name in NAMES)
+    if source == "tfrecord":
+        # More epochs in total continue the finished run from model.keras, in the same history.
+        assert main([*command, "--epochs", "2"]) == 0
+        assert "Continuing the finished run" in capsys.readouterr().out
+        assert [row["epoch"] for row in _history(output_dir)] == ["0", "1"]
     if source == "voc":
         # A finished run is never trained over: an error saying how to go on, nothing changed.
         assert main(command) == 1
