@@ -5,11 +5,13 @@ import os
 
 import keras
 
+from keras_ssd.atomic_files import save_model_atomically
 from keras_ssd.data.embedded import load_synthetic_shapes
 from keras_ssd.data.pipeline import count_boxes_per_class, to_detection_inputs
 from keras_ssd.losses.class_weights import compute_class_weights
 from keras_ssd.metrics.model_evaluation import evaluate_model
 from keras_ssd.models.ssd import SSD
+from keras_ssd.training_checkpoint import TrainingCheckpoint
 
 
 def _print_class_table(class_names, counts, weights):
@@ -38,8 +40,9 @@ def train_and_evaluate(
 ):
     """Trains on `synthetic_shapes`, saves `model.keras`, evaluates the test split.
 
-    A run stopped part-way and started again with the same `output_dir`
-    resumes from its last completed epoch (`keras.callbacks.BackupAndRestore`).
+    A run stopped part-way (even killed) and started again with the same
+    `output_dir` resumes from its last completed epoch, optimizer state
+    included (`TrainingCheckpoint`); every file is written atomically.
 
     Args:
         output_dir: str. Receives `model.keras`, `history.csv`, `backup/`,
@@ -101,9 +104,9 @@ def train_and_evaluate(
     )
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=10.0))
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
-        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
         *(callbacks or []),
+        # Last, so that it records the logs the other callbacks add.
+        TrainingCheckpoint(os.path.join(output_dir, "backup"), os.path.join(output_dir, "history.csv")),
     ]
     model.fit(
         train_data,
@@ -113,7 +116,7 @@ def train_and_evaluate(
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=verbose,
     )
-    model.save(os.path.join(output_dir, "model.keras"))
+    save_model_atomically(model, os.path.join(output_dir, "model.keras"))
     report = evaluate_model(model, inputs(test_examples, shuffle=False), class_names)
     _save_pictures(output_dir, report)
     return report
