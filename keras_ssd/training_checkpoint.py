@@ -71,6 +71,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         state = self.read_state()
         if state is None:
             self.history = []
+            self.model._initial_epoch = None
         else:
             self._restore(state)
         self._remove_other_checkpoints(None if state is None else state["checkpoint"])
@@ -108,6 +109,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         write_text_atomically(self.state_path, json.dumps(state, indent=1))
         self._remove_other_checkpoints(name)
         self._write_history()
+
+    def on_train_end(self, logs=None):
+        # Read once, after `on_train_begin`: a later `fit` of this model must not inherit it.
+        self.model._initial_epoch = None
 
     def _remove_other_checkpoints(self, keep):
         # Older epochs, and a model written by a run killed before its commit.

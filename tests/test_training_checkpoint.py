@@ -110,3 +110,12 @@ def test_format_history_writes_csvlogger_columns():
 def test_backup_dir_is_required():
     with pytest.raises(ValueError, match="backup_dir: expected a folder name"):
         TrainingCheckpoint("")
+
+
+def test_a_resumed_model_fitted_again_without_a_checkpoint_starts_at_epoch_0(tmp_path):
+    _fit(_model(), _checkpoint(tmp_path / "first"), epochs=2)
+    model = _model()
+    assert _fit(model, _checkpoint(tmp_path / "first"), epochs=3) == [2]
+    recorder = _RecordEpochs()
+    model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[recorder])
+    assert recorder.epochs == [0, 1]
