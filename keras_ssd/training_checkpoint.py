@@ -79,6 +79,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     def _restore(self, state):
         path = os.path.join(self.backup_dir, state["checkpoint"])
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"{self.state_path}: the checkpoint it names, {path}, is missing (deleted by hand?). "
+                f"Delete {self.backup_dir} to start afresh."
+            )
         if not self.model.built:
             raise ValueError(f"{path}: cannot resume into a model that is not built; build it before `fit`.")
         optimizer = self.model.optimizer

@@ -119,3 +119,10 @@ def test_a_resumed_model_fitted_again_without_a_checkpoint_starts_at_epoch_0(tmp
     recorder = _RecordEpochs()
     model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[recorder])
     assert recorder.epochs == [0, 1]
+
+
+def test_a_missing_checkpoint_file_is_reported_naming_the_state(tmp_path):
+    _fit(_model(), _checkpoint(tmp_path), epochs=1)
+    os.remove(tmp_path / "backup" / "epoch-1.keras")
+    with pytest.raises(FileNotFoundError, match=r"state\.json: the checkpoint it names, .*epoch-1\.keras, is missing"):
+        _fit(_model(), _checkpoint(tmp_path), epochs=2)
