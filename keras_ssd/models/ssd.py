@@ -415,7 +415,7 @@ class SSD(keras.Model):
         if callbacks is None:
             return [guard]
         if isinstance(callbacks, keras.callbacks.CallbackList):
-            callbacks.append(guard)
+            # `fit` validating through `evaluate`: its list already holds fit's guard.
             return callbacks
         return [*callbacks, guard]
 
