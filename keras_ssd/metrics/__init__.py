@@ -6,6 +6,8 @@ from keras_ssd.metrics.confusion_matrix import ConfusionMatrix
 from keras_ssd.metrics.confusion_matrix import detection_confusion_matrix
 from keras_ssd.metrics.confusion_matrix import pairwise_iou
 from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
+from keras_ssd.metrics.detector_evaluation import EvaluationReport
+from keras_ssd.metrics.detector_evaluation import evaluate_detector
 from keras_ssd.metrics.example_evaluation import evaluate_examples
 from keras_ssd.metrics.model_evaluation import evaluate_model
 from keras_ssd.metrics.voc_evaluation import VOCReport
@@ -16,9 +18,11 @@ __all__ = [
     "ConfusionMatrix",
     "DetectionMetrics",
     "DetectionReport",
+    "EvaluationReport",
     "VOCReport",
     "average_precision",
     "detection_confusion_matrix",
+    "evaluate_detector",
     "evaluate_detections",
     "evaluate_examples",
     "evaluate_model",
