@@ -126,8 +126,7 @@ def detection_confusion_matrix(
     num_classes = len(class_names)
     if num_classes == 0:
         raise ValueError("detection_confusion_matrix: class_names is empty; give one name per class.")
-    score_threshold = _threshold(score_threshold, "score_threshold", 0.0, closed_low=True)
-    iou_threshold = _threshold(iou_threshold, "iou_threshold", 0.0, closed_low=False)
+    score_threshold, iou_threshold = check_thresholds(score_threshold, iou_threshold)
     if isinstance(ground_truth, Mapping):
         ground_truth = _unbatch(ground_truth)
     if isinstance(detections, Mapping):
@@ -149,6 +148,21 @@ def detection_confusion_matrix(
             iou_threshold,
         )  # fmt: skip
     return ConfusionMatrix(matrix, class_names, score_threshold, iou_threshold)
+
+
+def check_thresholds(score_threshold, iou_threshold):
+    """Checks the thresholds of `detection_confusion_matrix` (callers check them early).
+
+    Returns:
+        The tuple `(score_threshold, iou_threshold)` as floats.
+
+    Raises:
+        ValueError: `score_threshold` outside `[0, 1]` or `iou_threshold` outside `(0, 1]`.
+    """
+    return (
+        _threshold(score_threshold, "score_threshold", 0.0, closed_low=True),
+        _threshold(iou_threshold, "iou_threshold", 0.0, closed_low=False),
+    )
 
 
 def _match_image(matrix, gt_boxes, gt_classes, ignored, boxes, classes, scores, iou_threshold):

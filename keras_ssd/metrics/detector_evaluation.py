@@ -30,6 +30,7 @@ from keras_ssd.metrics.class_matching import match_classes
 from keras_ssd.metrics.class_matching import remap_examples
 from keras_ssd.metrics.class_table import format_class_table
 from keras_ssd.metrics.coco_evaluation import evaluate_detections
+from keras_ssd.metrics.confusion_matrix import check_thresholds
 from keras_ssd.metrics.confusion_matrix import detection_confusion_matrix
 from keras_ssd.metrics.example_evaluation import predict_examples
 from keras_ssd.metrics.voc_evaluation import evaluate_voc
@@ -192,6 +193,8 @@ def evaluate_detector(
         ValueError: the model's and the data's classes differ, a threshold is out of
             range, or the examples are empty or invalid.
     """
+    # Bad thresholds fail before the long prediction, not after it.
+    check_thresholds(score_threshold, iou_threshold)
     predictor, model_names, num_classes = load_predictor(model)
     mapping, names = match_classes(class_names, model_names, num_classes)
     ground_truth, detections, image_sizes = predict_examples(

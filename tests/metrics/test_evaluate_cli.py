@@ -106,6 +106,8 @@ def test_evaluate_reports_user_errors(tmp_path, capsys):
     data = ["--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"), *out]
     assert main(["evaluate", "--model", model_path, *data]) == 1
     assert "num_classes=3 (and no class names to match by) but the data has 5" in capsys.readouterr().err
+    assert main(["evaluate", "--model", model_path, *data, "--score-threshold", "1.5"]) == 1
+    assert "score_threshold must lie in [0, 1], got 1.5" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("")
     assert main(["evaluate", "--model", model_path, *data, "--output-dir", str(tmp_path / "a_file")]) == 1
     assert "cannot write to --output-dir" in capsys.readouterr().err
