@@ -11,7 +11,9 @@ For batch 32, 1 / 10 / 100 / 200 ground-truth boxes per image and the SSD300
 Each configuration runs in a fresh subprocess, so its peak resident memory
 (`ru_maxrss`, which only grows) belongs to it alone; the figure includes
 TensorFlow itself (about 0.6 GiB). Times are the min / median / max of
-`--rounds` calls after one warm-up call. Boxes are random (seeded): centres
+`--rounds` calls after one warm-up call; the CPU time (user + system, all
+threads) of a call is printed too, as it depends far less on other jobs
+sharing the machine than the wall time does. Boxes are random (seeded): centres
 uniform in [0.1, 0.9], sides uniform in [0.02, 0.5], clipped to the image.
 
 Usage: `python bench/scale.py [--rounds N] [--jit] [--boxes 1 10 100 200]
@@ -94,13 +96,18 @@ def run_one(num_anchors, num_boxes, with_losses, rounds, jit):
 
     function = tf.function(step, jit_compile=jit)
     float(function(boxes, classes))  # trace, compile and warm up
-    times = []
+    times, cpu_times = [], []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         float(function(boxes, classes))
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"times_ms": sorted(1000 * t for t in times), "peak_gib": peak_kib / 2**20}
+    return {
+        "times_ms": sorted(1000 * t for t in times),
+        "cpu_ms": sorted(1000 * t for t in cpu_times),
+        "peak_gib": peak_kib / 2**20,
+    }
 
 
 def measure(num_anchors, num_boxes, with_losses, rounds, jit):
@@ -137,7 +144,10 @@ def main():
         print(json.dumps(run_one(num_anchors, num_boxes, bool(with_losses), args.rounds, args.jit)))
         return
 
-    print(f"batch {BATCH}, {args.rounds} rounds, jit_compile={args.jit}; ms min/median/max, peak RSS GiB")
+    print(
+        f"batch {BATCH}, {args.rounds} rounds, jit_compile={args.jit}; "
+        "wall ms min / median / max, CPU ms median, peak RSS GiB"
+    )
     medians = {}
     for with_losses in (False, True):
         label = "assign + losses" if with_losses else "assign"
@@ -146,14 +156,15 @@ def main():
                 figures = measure(num_anchors, num_boxes, with_losses, args.rounds, args.jit)
                 times = figures["times_ms"]
                 median = times[len(times) // 2]
-                medians[label, num_anchors, num_boxes] = median
+                cpu = figures["cpu_ms"][len(times) // 2]
+                medians[label, num_anchors, num_boxes] = cpu
                 print(
                     f"{label:16s} anchors {num_anchors:6d} boxes {num_boxes:4d}: "
-                    f"{times[0]:8.1f} / {median:8.1f} / {times[-1]:8.1f} ms   "
-                    f"{figures['peak_gib']:.2f} GiB",
+                    f"{times[0]:8.1f} / {median:8.1f} / {times[-1]:8.1f} ms wall  "
+                    f"{cpu:8.1f} ms CPU  {figures['peak_gib']:.2f} GiB",
                     flush=True,
                 )
-    print("\nGrowth (exponent p of time ~ n^p, from the medians):")
+    print("\nGrowth (exponent p of CPU time ~ n^p, from the medians):")
     for label in ("assign", "assign + losses"):
         for num_anchors in args.anchors:
             pairs = [(10, 100), (100, 200)]
