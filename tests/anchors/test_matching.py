@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_ssd.anchors import iou_scan, matching
 from keras_ssd.anchors.matching import BACKGROUND, IGNORED, bipartite_match, match_anchors
@@ -138,3 +139,23 @@ def test_box_without_positive_iou_gets_nothing_even_after_a_rescan(monkeypatch):
     iou = np.zeros((1, 3, 8), np.float32)
     iou[0, :2, 5] = [0.4, 0.3]  # both want anchor 5, outside their first block
     np.testing.assert_array_equal(bipartite_match(iou), [[5, -1, -1]])
+
+
+def test_xla_rescans_and_equals_the_dense_matcher(monkeypatch):
+    monkeypatch.setattr(iou_scan, "BLOCK", 4)
+    monkeypatch.setattr(iou_scan, "NUM_BLOCKS", 1)
+    monkeypatch.setattr(matching, "BLOCK", 4)
+    # Image 0: six identical boxes, more than one kept block of 4 can serve;
+    # each IoU appears twice (anchors k and k + 8), the lower anchor first.
+    # Image 1: ties and padding.
+    row = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.0, 0.3] * 2, np.float32)
+    iou = np.stack([np.tile(row, (6, 1)), np.zeros((6, 16), np.float32)])
+    iou[1, :, :] = np.random.default_rng(8).integers(0, 4, (6, 16)) / 4.0
+    iou[1, 2] = -1.0
+    compiled = tf.function(lambda iou: match_anchors(iou, 0.5, 0.4, chunk_size=8), jit_compile=True)
+    expected = reference_matching.match_anchors(iou, 0.5, 0.4)
+    np.testing.assert_array_equal(compiled(iou), expected)
+    np.testing.assert_array_equal(
+        tf.function(lambda iou: bipartite_match(iou, chunk_size=8), jit_compile=True)(iou)[0],
+        [0, 8, 1, 9, 2, 10],
+    )
