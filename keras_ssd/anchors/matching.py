@@ -316,8 +316,12 @@ def match_boxes(
         boxes: `[batch, num_boxes, 4]` float32 normalised yxyx (static `num_boxes`).
         is_box: `[batch, num_boxes]` bool, False for padding.
         anchors: `[num_anchors, 4]` float32 normalised yxyx (static `num_anchors`).
-        positive_threshold, negative_threshold, bipartite: as in `match_anchors`.
-        chunk_size: int or None. Anchors per chunk. Defaults to 2048.
+        positive_threshold: float. As in `match_anchors`. Defaults to 0.5.
+        negative_threshold: float or None. As in `match_anchors`. Defaults
+            to `positive_threshold`.
+        bipartite: bool. As in `match_anchors`. Defaults to True.
+        chunk_size: int or None. Anchors per chunk; None for all at once.
+            The result does not depend on it. Defaults to 2048.
 
     Returns:
         `[batch, num_anchors]` int32, as `match_anchors`.
