@@ -128,12 +128,12 @@ def test_native_size_anchors_maps_and_parameters(name):
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_small_size_trains_under_xla_with_falling_loss(name):
     overrides, sides, num_anchors = SMALL[name]
-    model = SSD.from_preset(name, num_classes=3, **overrides)
+    model = SSD.from_preset(name, num_classes=5, **overrides)
     assert _map_sides(model) == sides
     assert model.anchors.shape == (num_anchors, 4)
     images, targets = _images(4, overrides["image_size"])
     outputs = model(images[:2])
-    logits = 3 + int(model.uses_background_logit)
+    logits = 5 + int(model.uses_background_logit)
     assert outputs["boxes"].shape == (2, num_anchors, 4)
     assert outputs["classes"].shape == (2, num_anchors, logits)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
@@ -147,7 +147,7 @@ def test_small_size_trains_under_xla_with_falling_loss(name):
 def test_mixed_precision_trains_with_float32_outputs(name, policy):
     keras.config.set_dtype_policy(policy)
     overrides, _, num_anchors = SMALL[name]
-    model = SSD.from_preset(name, num_classes=3, **overrides)
+    model = SSD.from_preset(name, num_classes=5, **overrides)
     images, targets = _images(4, overrides["image_size"])
     outputs = model(images[:1])
     assert outputs["boxes"].dtype == "float32" and outputs["classes"].dtype == "float32"
