@@ -60,50 +60,59 @@ class WeightSharedSSDHead(keras.layers.Layer):
         self.background_logit = bool(background_logit)
         self.batch_norm_momentum = float(batch_norm_momentum)
         count = self.num_anchors_per_location[0]
-        num_levels = len(self.num_anchors_per_location)
-        towers, norms = {}, {}
-        for output in ("box", "class"):
-            towers[output] = [
-                keras.layers.Conv2D(
-                    self.depth, 3, padding="same", use_bias=False, name=f"{output}_tower_{layer}"
-                )
-                for layer in range(self.num_layers)
-            ]
-            norms[output] = [
-                [
-                    keras.layers.BatchNormalization(
-                        momentum=self.batch_norm_momentum, name=f"{output}_tower_{layer}_bn_{level}"
-                    )
-                    for layer in range(self.num_layers)
-                ]
-                for level in range(num_levels)
-            ]
-        # Assigned once built: Keras tracks the nested containers it is given.
-        self.towers, self.norms = towers, norms
+        self.num_levels = len(self.num_anchors_per_location)
+        # Flat lists of layers: Keras' .keras format saves layers held in lists, not in
+        # nested containers. Norm of (layer, level) is at layer * num_levels + level.
+        self.box_tower, self.class_tower, self.box_norms, self.class_norms = (
+            self._tower("box"), self._tower("class"), self._norms("box"), self._norms("class")
+        )
         biases = class_bias(count, self.num_logits, self.prior_probability, self.background_logit)
-        self.predictors = {
-            "box": keras.layers.Conv2D(count * 4, 3, padding="same", name="box_predictor"),
-            "class": keras.layers.Conv2D(
-                count * self.num_logits, 3, padding="same",
-                bias_initializer=keras.initializers.Constant(biases), name="class_predictor",
-            ),
-        }
+        self.box_predictor = keras.layers.Conv2D(count * 4, 3, padding="same", name="box_predictor")
+        self.class_predictor = keras.layers.Conv2D(
+            count * self.num_logits, 3, padding="same",
+            bias_initializer=keras.initializers.Constant(biases), name="class_predictor",
+        )
+
+    def _tower(self, output):
+        return [
+            keras.layers.Conv2D(
+                self.depth, 3, padding="same", use_bias=False, name=f"{output}_tower_{layer}"
+            )
+            for layer in range(self.num_layers)
+        ]
+
+    def _norms(self, output):
+        return [
+            keras.layers.BatchNormalization(
+                momentum=self.batch_norm_momentum, name=f"{output}_tower_{layer}_bn_{level}"
+            )
+            for layer in range(self.num_layers)
+            for level in range(self.num_levels)
+        ]
+
+    def _parts(self, output):
+        if output == "box":
+            return self.box_tower, self.box_norms, self.box_predictor
+        return self.class_tower, self.class_norms, self.class_predictor
 
     def build(self, feature_shapes):
         for output in ("box", "class"):
+            tower, norms, predictor = self._parts(output)
             shape = tuple(feature_shapes[0])
-            for layer, conv in enumerate(self.towers[output]):
+            for layer, conv in enumerate(tower):
                 conv.build(shape)
                 shape = shape[:-1] + (self.depth,)
-                for level_norms in self.norms[output]:
-                    level_norms[layer].build(shape)
-            self.predictors[output].build(shape)
+                for level in range(self.num_levels):
+                    norms[layer * self.num_levels + level].build(shape)
+            predictor.build(shape)
 
     def _predict(self, output, feature, level, training):
+        tower, norms, predictor = self._parts(output)
         hidden = feature
-        for conv, norm in zip(self.towers[output], self.norms[output][level]):
+        for layer, conv in enumerate(tower):
+            norm = norms[layer * self.num_levels + level]
             hidden = keras.ops.relu6(norm(conv(hidden), training=training))
-        return self.predictors[output](hidden)
+        return predictor(hidden)
 
     def call(self, features, training=None):
         return flatten_predictions(
