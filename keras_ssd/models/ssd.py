@@ -21,6 +21,11 @@ from keras_ssd.losses import (
     WeightedSoftmaxClassificationLoss,
 )
 from keras_ssd.models.class_weight_spec import resolve_class_weights
+from keras_ssd.models.multi_worker import (
+    first_replica_batch,
+    is_multi_worker,
+    logs_for_cross_worker_mean,
+)
 from keras_ssd.models.separable_ssd_head import SeparableSSDHead
 from keras_ssd.models.ssd_head import SSDHead
 from keras_ssd.models.weight_shared_ssd_head import WeightSharedSSDHead
@@ -497,6 +502,25 @@ class SSD(keras.Model):
                     class_names=self.class_names,
                 )
             raise
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' build needs only shapes; one replica's batch serves under any
+        # strategy, and MultiWorkerMirroredStrategy cannot reduce a nested batch.
+        strategy = self._distribute_strategy
+        if strategy is None or iterator is None or data_batch is not None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = first_replica_batch(strategy, next(batches))
+            break
+        return super()._maybe_symbolic_build(data_batch=data_batch)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        return logs_for_cross_worker_mean(logs) if is_multi_worker(self._distribute_strategy) else logs
+
+    def test_step(self, data):
+        logs = super().test_step(data)
+        return logs_for_cross_worker_mean(logs) if is_multi_worker(self._distribute_strategy) else logs
 
     def make_predict_function(self, force=False):
         """Keras' predict function, with only the network inside XLA.
