@@ -26,7 +26,9 @@ from keras_ssd.models.multi_worker import (
     is_multi_worker,
     logs_for_cross_worker_mean,
 )
+from keras_ssd.models.separable_ssd_head import SeparableSSDHead
 from keras_ssd.models.ssd_head import SSDHead
+from keras_ssd.models.weight_shared_ssd_head import WeightSharedSSDHead
 from keras_ssd.models.target_guard import (
     TargetGuard,
     TargetProblemCounter,
@@ -35,6 +37,11 @@ from keras_ssd.models.target_guard import (
 from keras_ssd.postprocess.detection_decoder import DetectionDecoder
 
 LOSS_NORMALIZATIONS = ("num_positives", "per_image")
+HEADS = {
+    "convolutional": SSDHead,
+    "separable": SeparableSSDHead,
+    "weight_shared": WeightSharedSSDHead,
+}
 
 
 def default_aspect_ratios(num_feature_maps):
@@ -82,10 +89,13 @@ class SSD(keras.Model):
 
     Args:
         num_classes: int. Number of object classes (background excluded).
-        backbone: `"mobilenet_v2"` or a `keras.Model` returning feature maps.
-            Defaults to `"mobilenet_v2"`.
+        backbone: `"mobilenet_v2"`, the name of a published feature extractor
+            (`"vgg16_ssd300"`, `"vgg16_ssd512"`, `"ssdlite_mobilenet_v2"`,
+            `"resnet50_fpn"`; `SSD.from_preset` picks them) or a `keras.Model`
+            returning feature maps. Defaults to `"mobilenet_v2"`.
         image_size: int. Side of the square input in pixels. Defaults to 300.
-        backbone_weights: None or `"imagenet"` for a named backbone.
+        backbone_weights: None, `"imagenet"` or a weights file path, for a
+            named backbone.
         width_multiplier: float. Width of a named backbone. Defaults to 1.0.
         batch_norm_momentum: float. BatchNorm momentum in the named backbone
             and the extra layers. Defaults to 0.9.
@@ -95,6 +105,18 @@ class SSD(keras.Model):
         min_scale: float. Anchor scale of the first map. Defaults to 0.1.
         max_scale: float. Anchor scale of the last map. Defaults to 0.9.
         anchor_scales: optional explicit scales, one per map plus one.
+        anchor_steps: optional stride in pixels of each map, placing anchor
+            centres as Caffe SSD does (`AnchorGenerator`). Defaults to None.
+        anchor_offset: float. Anchor centre offset in a cell. Defaults to 0.5.
+        anchor_box_shapes: optional explicit `[height, width]` boxes per map
+            (`AnchorGenerator`'s `box_shapes`), replacing the ratios and
+            scales. Defaults to None.
+        head: `"convolutional"` (a 3x3 convolution per map, `SSDHead`),
+            `"separable"` (SSDLite, `SeparableSSDHead`) or `"weight_shared"`
+            (one tower for all maps, `WeightSharedSSDHead`). Defaults to
+            `"convolutional"`.
+        head_options: optional dict of further arguments of the head class
+            (e.g. `{"depth": 64}`). Defaults to None.
         class_weights: None, a list of `num_classes` weights, or a dict from
             class id or name to weight (missing classes weigh 1). Multiplies
             the classification loss of anchors matched to each class.
@@ -143,6 +165,11 @@ class SSD(keras.Model):
         min_scale=0.1,
         max_scale=0.9,
         anchor_scales=None,
+        anchor_steps=None,
+        anchor_offset=0.5,
+        anchor_box_shapes=None,
+        head="convolutional",
+        head_options=None,
         class_weights=None,
         class_names=None,
         classification_loss=None,
@@ -171,6 +198,8 @@ class SSD(keras.Model):
             )
         if localization_weight < 0:
             raise ValueError(f"localization_weight must be >= 0, got {localization_weight}.")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}.")
         classification_loss = _deserialize(classification_loss)
         localization_loss = _deserialize(localization_loss)
         backbone = _deserialize(backbone)
@@ -185,6 +214,10 @@ class SSD(keras.Model):
         self.min_scale = float(min_scale)
         self.max_scale = float(max_scale)
         self.anchor_scales = None if anchor_scales is None else list(anchor_scales)
+        self.anchor_steps = None if anchor_steps is None else list(anchor_steps)
+        self.anchor_offset = float(anchor_offset)
+        self.head_name = head
+        self.head_options = dict(head_options or {})
         self.class_names = None if class_names is None else list(class_names)
         self.class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
         self.classification_loss = classification_loss or HardNegativeMining(
@@ -223,7 +256,12 @@ class SSD(keras.Model):
             scales=self.anchor_scales,
             min_scale=self.min_scale,
             max_scale=self.max_scale,
+            steps=self.anchor_steps,
+            image_size=None if anchor_steps is None else self.image_size,
+            offset=self.anchor_offset,
+            box_shapes=anchor_box_shapes,
         )
+        self.anchor_box_shapes = self.anchor_generator.box_shapes
         self.anchors = self.anchor_generator()
         self.target_assigner = TargetAssigner(
             self.anchors,
@@ -231,11 +269,12 @@ class SSD(keras.Model):
             positive_threshold=self.positive_threshold,
             negative_threshold=negative_threshold,
         )
-        self.head = SSDHead(
+        self.head = HEADS[head](
             self.anchor_generator.num_anchors_per_location(),
             num_logits=num_classes + int(self.uses_background_logit),
             background_logit=self.uses_background_logit,
             name="ssd_head",
+            **self.head_options,
         )
         self.decoder = DetectionDecoder(
             self.anchor_generator,
@@ -547,6 +586,11 @@ class SSD(keras.Model):
                 "min_scale": self.min_scale,
                 "max_scale": self.max_scale,
                 "anchor_scales": self.anchor_scales,
+                "anchor_steps": self.anchor_steps,
+                "anchor_offset": self.anchor_offset,
+                "anchor_box_shapes": self.anchor_box_shapes,
+                "head": self.head_name,
+                "head_options": self.head_options,
                 "class_weights": self.class_weights,
                 "class_names": self.class_names,
                 "classification_loss": keras.saving.serialize_keras_object(
@@ -565,6 +609,48 @@ class SSD(keras.Model):
             }
         )
         return config
+
+    @classmethod
+    def from_preset(cls, name, num_classes, backbone_weights=None, **overrides):
+        """Builds a published SSD architecture (`keras_ssd.models.presets`).
+
+        Args:
+            name: str. A name from `SSD.presets()`, e.g. `"ssd300_vgg16"`.
+            num_classes: int. Number of object classes (background excluded).
+            backbone_weights: None, `"imagenet"` or a weights file path for
+                the backbone. Defaults to None.
+            **overrides: any other `SSD` argument, e.g. `image_size=160`,
+                `width_multiplier=0.25` or `class_weights`; the anchors and
+                layers that depend on the image size follow it.
+
+        Returns:
+            An `SSD`.
+
+        Raises:
+            ValueError: for an unknown name.
+
+        Example:
+
+        ```python
+        model = keras_ssd.SSD.from_preset("ssd300_vgg16", num_classes=20)
+        ```
+        """
+        from keras_ssd.models.presets import preset_arguments
+
+        arguments = preset_arguments(name, **overrides)
+        return cls(num_classes=num_classes, backbone_weights=backbone_weights, **arguments)
+
+    @staticmethod
+    def presets():
+        """The names of the built-in architectures and what each one is.
+
+        Returns:
+            dict from preset name to a one-line description (input size,
+            reference).
+        """
+        from keras_ssd.models.presets import PRESETS
+
+        return {name: preset.description for name, preset in PRESETS.items()}
 
     def export(self, filepath, format="saved_model", **options):
         """Exports the detector with decoding and NMS inside (`keras_ssd.export`).
