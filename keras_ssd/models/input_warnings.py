@@ -112,11 +112,22 @@ class InputWarning(keras.callbacks.Callback):
         self._baseline = None
         self._warned = set()
 
+        self._training = False
+
     def _start(self, logs=None):
         self._baseline = self.counter.read()
         self._warned = set()
 
-    on_train_begin = on_test_begin = on_predict_begin = _start
+    on_predict_begin = _start
+
+    def on_train_begin(self, logs=None):
+        self._training = True
+        self._start()
+
+    def on_test_begin(self, logs=None):
+        # Validation inside `fit` continues fit's count: one warning per fit.
+        if not self._training:
+            self._start()
 
     def _first_batch(self, batch, logs=None):
         if batch == 0:
@@ -127,7 +138,11 @@ class InputWarning(keras.callbacks.Callback):
     def _later(self, *args, **kwargs):
         self._check()
 
-    on_epoch_end = on_train_end = on_test_end = on_predict_end = _later
+    on_epoch_end = on_test_end = on_predict_end = _later
+
+    def on_train_end(self, logs=None):
+        self._check()
+        self._training = False
 
     def _check(self):
         if self._baseline is None:

@@ -440,8 +440,8 @@ class SSD(keras.Model):
         if callbacks is None:
             return guards
         if isinstance(callbacks, keras.callbacks.CallbackList):
-            for guard in guards:
-                callbacks.append(guard)
+            # `fit` validates through `evaluate` with its own CallbackList,
+            # which already holds the guards `fit` added.
             return callbacks
         return [*callbacks, *guards]
 
