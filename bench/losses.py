@@ -38,7 +38,7 @@ from keras_ssd.losses import (  # noqa: E402
 )
 
 BATCH = 8
-SHAPES = [(8732, 21), (8732, 81), (24532, 21), (24532, 81)]  # SSD300 / SSD512 x VOC / COCO
+SHAPES = [(8732, 21), (8732, 81), (24564, 21), (24564, 81)]  # SSD300 / SSD512 x VOC / COCO
 POSITIVE_FRACTION = 0.005  # a few dozen positive anchors per image, as in SSD300
 
 

@@ -30,10 +30,10 @@ def make_batch(batch_size, image_size, max_boxes):
     return tf.constant(images), {"boxes": tf.constant(boxes), "classes": tf.constant(classes)}
 
 
-def make_steps(model, optimizer):
+def make_steps(model, optimizer, jit_compile=False):
     variables = model.trainable_variables
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def full_step(images, targets):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
@@ -41,7 +41,7 @@ def make_steps(model, optimizer):
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def bare_step(images, targets):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)

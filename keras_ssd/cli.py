@@ -320,40 +320,58 @@ def _run_stats(args):
 
 
 def _add_evaluate_arguments(parser):
-    parser.add_argument("--model", required=True, help="The .keras file saved by training.")
+    parser.add_argument("--model", required=True,
+                        help="A .keras file saved by training or a SavedModel directory written by "
+                             "`keras-ssd export`.")
     add_data_arguments(parser, split_help="test")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--voc", action="store_true",
                         help="Also print Pascal VOC AP50 per class (VOC2007 11-point and all-point).")
+    parser.add_argument("--score-threshold", type=float, default=0.5,
+                        help="Minimum score of a detection counted in the confusion matrix "
+                             "(default: 0.5; the APs use every detection).")
+    parser.add_argument("--iou-threshold", type=float, default=0.5,
+                        help="Minimum IoU of a detection and the box it is matched to in the "
+                             "confusion matrix (default: 0.5).")
+    parser.add_argument("--output-dir", default="evaluation",
+                        help="Where confusion_matrix.png, precision_recall.png and report.json go "
+                             "(default: evaluation).")
 
 
 def _run_evaluate(args):
-    if getattr(args, "output_dir", None) and not check_output("evaluate", args.output_dir):
+    if not check_output("evaluate", args.output_dir):
         return 1
-    import keras
+    import json
 
-    from keras_ssd.metrics.example_evaluation import evaluate_examples
+    from keras_ssd.export.detector import Detector
+    from keras_ssd.metrics.detector_evaluation import evaluate_detector
 
     try:
-        if not os.path.isfile(args.model) or not args.model.endswith(".keras"):
-            raise FileNotFoundError(f"{args.model}: expected a .keras file saved by training.")
+        os.makedirs(args.output_dir, exist_ok=True)
+    except OSError as error:
+        return _fail("evaluate", f"cannot write to --output-dir {args.output_dir} ({error}).")
+    try:
+        detector = Detector(args.model)
         examples, class_names = load_data(args, split_default="test")
-        model = keras.saving.load_model(args.model)
-        num_classes = getattr(model, "num_classes", None)
-        if num_classes != len(class_names):
-            raise ValueError(
-                f"{args.model} has num_classes={num_classes} but {args.data} has "
-                f"{len(class_names)} classes ({', '.join(class_names)})."
-            )
-        coco, voc = evaluate_examples(model, examples, class_names, batch_size=args.batch_size,
-                                      voc=args.voc, progress=False)
+        report = evaluate_detector(
+            detector, examples, class_names, batch_size=args.batch_size, voc=args.voc,
+            score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
+        )
     except (FileNotFoundError, ValueError) as error:
         return _fail("evaluate", error)
-    print(coco.format_table())
-    print("COCO: " + ", ".join(f"{key} {value:.3f}" for key, value in coco.summary.items()))
-    if voc is not None:
+    print(report.format_table())
+    print("COCO: " + ", ".join(f"{key} {value:.3f}" for key, value in report.coco.summary.items()))
+    if report.voc is not None:
         print()
-        print(voc.format_table())
+        print(report.voc.format_table())
+    print()
+    print(f"Confusion matrix (score >= {args.score_threshold:g}, IoU >= {args.iou_threshold:g}): "
+          "rows ground truth, columns detections")
+    print(report.confusion.format_table())
+    paths = report.save_figures(args.output_dir)
+    with open(os.path.join(args.output_dir, "report.json"), "w", encoding="utf-8") as handle:
+        json.dump(report.to_dict(), handle, indent=1)
+    print(f"Figures saved to {paths['confusion_matrix']} and {paths['precision_recall']}")
     return 0
 
 
@@ -381,7 +399,7 @@ COMMANDS = {
         _run_stats,
     ),
     "evaluate": (
-        "Print the per-class AP of a .keras SSD on a dataset (COCO metrics; --voc adds VOC AP).",
+        "Per-class AP and recall, a confusion matrix and precision-recall curves of a model on a dataset.",
         _add_evaluate_arguments,
         _run_evaluate,
     ),

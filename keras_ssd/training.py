@@ -10,6 +10,7 @@ import os
 
 import keras
 
+from keras_ssd.atomic_files import save_model_atomically
 from keras_ssd.augment.ssd_augmentation import SSDAugmentation
 from keras_ssd.data.class_statistics import class_statistics
 from keras_ssd.data.class_statistics import format_statistics_table
@@ -20,7 +21,10 @@ from keras_ssd.losses import WeightedSigmoidClassificationLoss
 from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
 from keras_ssd.models.class_weight_spec import class_weights_from_spec
 from keras_ssd.models.ssd import SSD
+from keras_ssd.training_checkpoint import TrainingCheckpoint
+from keras_ssd.training_run import BACKUP
 from keras_ssd.training_run import BEST_MODEL
+from keras_ssd.training_run import HISTORY
 from keras_ssd.training_run import MODEL
 from keras_ssd.training_run import PerClassAPPrinter
 from keras_ssd.training_run import RunFolder
@@ -144,18 +148,20 @@ def train_detector(
     the best `val_AP50` so far is kept as `best_model.keras` beside the last one,
     `model.keras`.
 
-    The run folder: a run stopped part-way resumes from its last completed epoch
-    (`keras.callbacks.BackupAndRestore`). A finished run (its `model.keras`) is
-    never overwritten: with `epochs` at most the epochs done it raises, with more
-    it continues from `model.keras` (a new warm-up and cosine schedule over the
-    added epochs) and appends to `history.csv`, saying so.
+    The run folder: a run stopped part-way (even killed) resumes from its last
+    completed epoch, optimizer state included (`TrainingCheckpoint`); every file
+    is written atomically. A finished run (its `model.keras`) is never
+    overwritten: with `epochs` at most the epochs done it raises, with more it
+    continues from its last checkpoint (the learning-rate schedule then spans
+    the new total) and extends `history.csv`, saying so.
 
     Args:
         train_examples: `tf.data.Dataset` of reader examples
             (docs/conventions.md, "Examples from readers"), with images.
         class_names: sequence of str. Class names, indexed by label.
         output_dir: str. Receives `model.keras`, `best_model.keras`,
-            `history.csv`, `backup/` while running and `logs/` (TensorBoard).
+            `history.csv`, `backup/` (the last epoch's checkpoint) and `logs/`
+            (TensorBoard).
         validation_examples: optional dataset of examples, scored every epoch.
         statistics: optional `ClassStatistics` of `train_examples` (counted on a
             `load_images=False` twin, it needs no image decoding). Defaults to
@@ -235,9 +241,11 @@ def train_detector(
     if num_images < 0:
         num_images = statistics.num_images_total
     steps_per_epoch = max(1, math.ceil(num_images / batch_size))
-    _compile(model, learning_rate, epochs - initial_epoch, steps_per_epoch)
+    # The schedule spans every epoch of the run: a continued run's restored optimizer
+    # step carries on along it.
+    _compile(model, learning_rate, epochs, steps_per_epoch)
     os.makedirs(output_dir, exist_ok=True)
-    all_callbacks = [keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup"))]
+    all_callbacks = []
     metrics = None
     validation = None
     if validation_examples is not None:
@@ -256,18 +264,21 @@ def train_detector(
               "(give validation examples, or hold out a fraction).")
     if tensorboard:
         all_callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "logs")))
-    all_callbacks.append(run.history_logger())
     all_callbacks += list(callbacks or [])
+    # Last, so that it records the logs the other callbacks add; it restores the
+    # epoch, the weights and the optimizer state of a stopped or continued run.
+    all_callbacks.append(
+        TrainingCheckpoint(os.path.join(output_dir, BACKUP), os.path.join(output_dir, HISTORY))
+    )
     model.fit(
         inputs(train_examples, training=True),
         validation_data=validation,
         epochs=epochs,
-        initial_epoch=initial_epoch,
         callbacks=all_callbacks,
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=verbose,
     )
-    model.save(os.path.join(output_dir, MODEL))
+    save_model_atomically(model, os.path.join(output_dir, MODEL))
     report = metrics.reports[-1] if metrics is not None and metrics.reports else None
     return model, report
 

@@ -6,6 +6,8 @@ import os
 
 import keras
 
+from keras_ssd.training_checkpoint import STATE_FILE
+
 MODEL = "model.keras"
 BEST_MODEL = "best_model.keras"
 HISTORY = "history.csv"
@@ -15,9 +17,9 @@ BACKUP = "backup"
 class RunFolder:
     """What an output folder holds from earlier runs, and what a new run may do there.
 
-    A finished run has `model.keras` (saved after `fit`); a stopped one has
-    `backup/` (`keras.callbacks.BackupAndRestore`) and the history of its
-    completed epochs.
+    A finished run has `model.keras` (saved after `fit`); every run keeps
+    `backup/` (`TrainingCheckpoint`: the last completed epoch) and the history
+    of its completed epochs.
 
     Args:
         output_dir: str. The run folder (it may not exist yet).
@@ -46,7 +48,7 @@ class RunFolder:
 
         Returns:
             0 for a new run or one resumed from its backup; the epochs done for
-            a finished run continued to more epochs.
+            a finished run continued to more epochs (from its backup).
 
         Raises:
             ValueError: a finished run of at least `epochs` epochs, or a history
@@ -62,6 +64,11 @@ class RunFolder:
                     f"{HISTORY}); nothing was changed. To train it further, ask for more "
                     f"epochs in total (e.g. --epochs {max(done, 1) + 10}): it continues from "
                     f"{MODEL}. To start afresh, pick another output folder."
+                )
+            if not os.path.isfile(os.path.join(self._path(BACKUP), STATE_FILE)):
+                raise ValueError(
+                    f"{self.output_dir} holds a finished run of {done} epochs but not its "
+                    f"checkpoint ({BACKUP}/{STATE_FILE}) to continue from; pick another output folder."
                 )
             return done
         if done and not os.path.isdir(self._path(BACKUP)):
@@ -82,10 +89,6 @@ class RunFolder:
             if not math.isnan(value):
                 values.append(value)
         return max(values) if values else None
-
-    def history_logger(self):
-        """A `CSVLogger` appending to `history.csv` (a resumed run goes on in it)."""
-        return keras.callbacks.CSVLogger(self._path(HISTORY), append=True)
 
 
 class PerClassAPPrinter(keras.callbacks.Callback):

@@ -133,7 +133,9 @@ def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, backbone_
         for variable in backbone.weights:
             np.testing.assert_array_equal(variable.numpy(), np.full(variable.shape, 0.01, "float32"))
     # evaluate reads the result on the same data.
-    assert main(["evaluate", "--model", os.path.join(output_dir, "model.keras"), *data, "--batch-size", "4"]) == 0
+    evaluation = ["--output-dir", str(tmp_path / "evaluation")]
+    assert main(["evaluate", "--model", os.path.join(output_dir, "model.keras"), *data, "--batch-size", "4",
+                 *evaluation]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "COCO: AP " in out and all(name in out for name in NAMES)
     if source == "tfrecord":
@@ -156,6 +158,7 @@ def test_every_writing_command_refuses_an_unwritable_output_before_work(tmp_path
     commands = {
         "train": ["train", "--output-dir", inside, "--data", str(tmp_path / "missing")],
         "stats": ["stats", "synthetic_shapes", "--plot", str(blocker / "counts.png")],
+        "evaluate": ["evaluate", "--model", "m.keras", "--data", "synthetic_shapes", "--output-dir", inside],
         "predict": ["predict", "x.png", "--model", "m.keras", "--output-dir", inside],
         "export": ["export", "--model", "m.keras", "--out", inside],
         "export tflite": ["export", "--model", "m.keras", "--out", inside + ".tflite", "--format", "tflite"],

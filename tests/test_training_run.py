@@ -29,6 +29,10 @@ def test_new_resumed_finished_and_continued_runs(tmp_path):
     for epochs in (2, 3):
         with pytest.raises(ValueError, match=r"finished run of 3 epochs .* \(e.g. --epochs 13\)"):
             run.check_can_train(epochs)
+    with pytest.raises(ValueError, match=r"not its checkpoint \(backup/state.json\)"):
+        run.check_can_train(4)
+    (folder / "backup").mkdir()
+    (folder / "backup" / "state.json").write_text("{}")
     assert run.check_can_train(4) == 3  # continues after the 3 epochs done
     assert run.best("val_AP50") == 0.4  # NaN epochs are not a best
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):

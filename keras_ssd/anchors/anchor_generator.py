@@ -47,6 +47,11 @@ class AnchorGenerator:
         image_size: int or `(height, width)`, needed only with `steps`.
         offset: float. Centre offset within a cell. Defaults to 0.5.
         clip: bool. Clip boxes to `[0, 1]`. Defaults to False (Caffe SSD).
+        box_shapes: optional explicit boxes: one list per feature map of
+            `[height, width]` pairs (fractions of the image side) placed at
+            every cell centre. Replaces `aspect_ratios` and the scales, for
+            anchor schemes outside the paper's rule (TF OD API's reduced
+            lowest layer, RetinaNet-style octave scales). Defaults to None.
 
     Example:
 
@@ -66,6 +71,7 @@ class AnchorGenerator:
         image_size=None,
         offset=0.5,
         clip=False,
+        box_shapes=None,
     ):
         if not feature_map_sizes:
             raise ValueError("`feature_map_sizes` must name at least one feature map.")
@@ -101,6 +107,19 @@ class AnchorGenerator:
                 )
             if image_size is None:
                 raise ValueError("`steps` needs `image_size` to place the centres.")
+        if box_shapes is not None:
+            if len(box_shapes) != num_maps:
+                raise ValueError(
+                    f"`box_shapes` has {len(box_shapes)} entries for {num_maps} feature maps."
+                )
+            for shapes in box_shapes:
+                if not len(shapes) or any(len(pair) != 2 or min(pair) <= 0 for pair in shapes):
+                    raise ValueError(
+                        "`box_shapes` needs, per feature map, at least one [height, width] "
+                        f"pair of positive numbers; got {shapes!r}."
+                    )
+            box_shapes = [[[float(h), float(w)] for h, w in shapes] for shapes in box_shapes]
+        self.box_shapes = box_shapes
         self.feature_map_sizes = [
             s if isinstance(s, int) else list(_as_hw(s)) for s in feature_map_sizes
         ]
@@ -125,10 +144,14 @@ class AnchorGenerator:
 
     def num_anchors_per_location(self):
         """Returns the number of boxes at each cell, one int per feature map."""
+        if self.box_shapes is not None:
+            return [len(shapes) for shapes in self.box_shapes]
         return [2 + 2 * len(ratios) for ratios in self.aspect_ratios]
 
     def _box_shapes(self, level):
         """Returns `[num_per_location, 2]` heights and widths for one map."""
+        if self.box_shapes is not None:
+            return np.asarray(self.box_shapes[level], dtype=np.float64)
         scales = self.layer_scales()
         scale, next_scale = scales[level], scales[level + 1]
         extra = math.sqrt(scale * next_scale)
@@ -189,6 +212,7 @@ class AnchorGenerator:
             "image_size": self.image_size,
             "offset": self.offset,
             "clip": self.clip,
+            "box_shapes": self.box_shapes,
         }
 
     @classmethod

@@ -1,11 +1,17 @@
 """Centre-size box encoding of SSD (variances 0.1, 0.1, 0.2, 0.2)."""
 
+import math
+
 import keras
 
 # Boxes are normalised yxyx; the encoding is scale-free, so Keras' absolute "yxyx"
 # conversions apply unchanged and no image size is needed.
 _BOX_FORMAT = "yxyx"
 _ENCODING = "center_yxhw"
+# Largest log size ratio decoded, as torchvision's BoxCoder (`bbox_xform_clip`): a box at
+# most 1000/16 times its anchor. Without it one huge delta overflows exp() and, even on
+# an anchor of weight 0, turns the gradient of a loss on decoded boxes into NaN (inf * 0).
+LOG_SCALE_CLIP = math.log(1000.0 / 16)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
@@ -14,7 +20,9 @@ class BoxCoder:
 
     `t_y = (y - y_a) / (h_a · v_0)`, `t_x = (x - x_a) / (w_a · v_1)`,
     `t_h = log(h / h_a) / v_2`, `t_w = log(w / w_a) / v_3` with centres
-    `(y, x)` and sizes `(h, w)`; `decode` is its exact inverse. Built on
+    `(y, x)` and sizes `(h, w)`; `decode` is its inverse for boxes at most
+`1000 / 16` times their anchor (`t_h · v_2` and `t_w · v_3` are clamped at
+`log(1000 / 16)` before `exp`, as in torchvision). Built on
     `keras.utils.bounding_boxes.encode_box_to_deltas` / `decode_deltas_to_boxes`.
 
     Args:
@@ -53,6 +61,10 @@ class BoxCoder:
             `[..., num_anchors, 4]` normalised yxyx boxes.
         """
         deltas = keras.ops.cast(deltas, "float32")
+        limits = keras.ops.convert_to_tensor(
+            [math.inf, math.inf] + [LOG_SCALE_CLIP / v for v in self.variances[2:]], "float32"
+        )
+        deltas = keras.ops.minimum(deltas, limits)
         return keras.utils.bounding_boxes.decode_deltas_to_boxes(
             anchors, deltas, _BOX_FORMAT, _BOX_FORMAT, _ENCODING, variance=self.variances
         )

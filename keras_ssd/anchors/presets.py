@@ -10,10 +10,11 @@ SSD300 = {
     "image_size": 300,
 }
 
-# Caffe SSD512: min sizes 35.84..460.8 px and the last max size 537.6 px on 512 px.
+# Caffe SSD512: min sizes 35.84..460.8 px and the last max size 537.6 px on 512 px;
+# {2, 3} on the 4x4 map too: 24564 boxes (paper, Table 7).
 SSD512 = {
     "feature_map_sizes": [64, 32, 16, 8, 4, 2, 1],
-    "aspect_ratios": [[2], [2, 3], [2, 3], [2, 3], [2], [2], [2]],
+    "aspect_ratios": [[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]],
     "scales": [s / 512.0 for s in (35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6)],
     "steps": [8, 16, 32, 64, 128, 256, 512],
     "image_size": 512,

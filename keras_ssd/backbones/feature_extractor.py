@@ -4,8 +4,40 @@ import keras
 
 from keras_ssd.backbones.extra_feature_layers import extra_feature_block
 from keras_ssd.backbones.mobilenet_v2 import mobilenet_v2_features
+from keras_ssd.backbones.resnet50_fpn import resnet50_fpn_features
+from keras_ssd.backbones.ssdlite_mobilenet_v2 import ssdlite_mobilenet_v2_features
+from keras_ssd.backbones.vgg16 import vgg16_ssd_features
 
+# Backbones that get generic extra blocks until their last map is 1x1.
 BACKBONES = {"mobilenet_v2": mobilenet_v2_features}
+
+
+def _vgg16_ssd300(image_size, weights, width_multiplier, batch_norm_momentum, extra_filters):
+    return vgg16_ssd_features(image_size, "ssd300", weights, width_multiplier)
+
+
+def _vgg16_ssd512(image_size, weights, width_multiplier, batch_norm_momentum, extra_filters):
+    return vgg16_ssd_features(image_size, "ssd512", weights, width_multiplier)
+
+
+def _ssdlite_mobilenet_v2(image_size, weights, width_multiplier, batch_norm_momentum, extra_filters):
+    return ssdlite_mobilenet_v2_features(
+        image_size, weights, width_multiplier, batch_norm_momentum, extra_filters
+    )
+
+
+def _resnet50_fpn(image_size, weights, width_multiplier, batch_norm_momentum, extra_filters):
+    return resnet50_fpn_features(image_size, weights, width_multiplier, batch_norm_momentum)
+
+
+# Complete feature extractors of the published architectures, their extra layers or
+# pyramid included (`extra_filters` is used by ssdlite_mobilenet_v2 only).
+FEATURE_EXTRACTORS = {
+    "vgg16_ssd300": _vgg16_ssd300,
+    "vgg16_ssd512": _vgg16_ssd512,
+    "ssdlite_mobilenet_v2": _ssdlite_mobilenet_v2,
+    "resnet50_fpn": _resnet50_fpn,
+}
 
 
 def build_feature_extractor(
@@ -23,8 +55,11 @@ def build_feature_extractor(
     are and must return one or several feature maps, finest first.
     Extra blocks are stacked on the last map until it is 1x1.
 
+    Names in `FEATURE_EXTRACTORS` build a published architecture whole
+    (VGG16 for SSD300/SSD512, SSDLite's MobileNetV2, ResNet50-FPN).
+
     Args:
-        backbone: a name in `BACKBONES` or a `keras.Model`.
+        backbone: a name in `BACKBONES` or `FEATURE_EXTRACTORS`, or a `keras.Model`.
         image_size: int. Side of the square input in pixels.
         backbone_weights: None or "imagenet", for named backbones.
         width_multiplier: float. Width (alpha) of a named backbone.
@@ -36,12 +71,20 @@ def build_feature_extractor(
         A `keras.Model` from `[batch, image_size, image_size, 3]` to a list of
         feature maps.
     """
+    if isinstance(backbone, str) and backbone in FEATURE_EXTRACTORS:
+        return FEATURE_EXTRACTORS[backbone](
+            image_size,
+            weights=backbone_weights,
+            width_multiplier=width_multiplier,
+            batch_norm_momentum=batch_norm_momentum,
+            extra_filters=extra_filters,
+        )
     images = keras.Input((image_size, image_size, 3), name="images")
+    known = sorted({*BACKBONES, *FEATURE_EXTRACTORS})
     if isinstance(backbone, str):
         if backbone not in BACKBONES:
             raise ValueError(
-                f"Unknown backbone {backbone!r}; known: {sorted(BACKBONES)}, "
-                "or pass a keras.Model."
+                f"Unknown backbone {backbone!r}; known: {known}, or pass a keras.Model."
             )
         network = BACKBONES[backbone](
             image_size,
@@ -54,7 +97,7 @@ def build_feature_extractor(
         features = backbone(images)
     else:
         raise ValueError(
-            f"`backbone` must be a name in {sorted(BACKBONES)} or a keras.Model, got {backbone!r}."
+            f"`backbone` must be a name in {known} or a keras.Model, got {backbone!r}."
         )
     features = list(features) if isinstance(features, (list, tuple)) else [features]
     if not extra_filters:

@@ -13,6 +13,7 @@ ignores `max_boxes` for a batched ragged Python list and fails on an unbatched o
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.box_drops import drop_boxes
 # The one box counter lives with the class statistics; imported here for its old home.
 from keras_ssd.data.class_statistics import count_boxes_per_class  # noqa: F401
 
@@ -93,8 +94,11 @@ def to_detection_inputs(
     `max_boxes` rows: boxes with 0, classes with −1, weights with 0 (see
     docs/conventions.md). An image with more than `max_boxes` boxes keeps its first
     `max_boxes` and drops the rest, so choose `max_boxes` at least the largest
-    count in the data (`count_boxes_per_class` helps). Missing weights default to 1;
-    boxes flagged `iscrowd` get weight 0, which makes them ignore regions.
+    count in the data (`count_boxes_per_class` helps). Degenerate boxes (zero or
+    negative height or width) are dropped too. Both are counted per image in
+    `"num_dropped_boxes"`, and `SSD.fit` warns with the totals. Missing weights
+    default to 1; boxes flagged `iscrowd` (or `is_crowd`, as raw tfds COCO names
+    it) get weight 0, which makes them ignore regions.
 
     Args:
         dataset: `tf.data.Dataset` of unbatched tfds-style examples.
@@ -117,8 +121,9 @@ def to_detection_inputs(
     Returns:
         A prefetched `tf.data.Dataset` of `(images, targets)`: `images` float32
         `[batch, height, width, 3]`, `targets` a dict with `"boxes"` float32
-        `[batch, max_boxes, 4]`, `"classes"` int32 `[batch, max_boxes]` and
-        `"weights"` float32 `[batch, max_boxes]`.
+        `[batch, max_boxes, 4]`, `"classes"` int32 `[batch, max_boxes]`,
+        `"weights"` float32 `[batch, max_boxes]` and `"num_dropped_boxes"` int32
+        `[batch, 2]`: the boxes dropped as degenerate and past `max_boxes`.
 
     Raises:
         ValueError: if an argument is not a positive int, or the examples do not
@@ -153,6 +158,7 @@ def to_detection_inputs(
     _check_example_spec(spec)
     has_weights = "weight" in spec["objects"]
     grey = spec["image"].shape[-1] == 1
+    crowd_keys = [key for key in ("iscrowd", "is_crowd") if key in spec["objects"]]
 
     def to_inputs(example):
         image = tf.cast(example["image"], tf.float32)
@@ -166,14 +172,16 @@ def to_detection_inputs(
             weights = tf.cast(objects["weight"], tf.float32)
         else:
             weights = tf.ones_like(classes, dtype=tf.float32)
-        if "iscrowd" in objects:
+        for key in crowd_keys:
             # Crowd boxes become ignore regions (weight 0, see docs/conventions.md).
-            weights = tf.where(tf.cast(objects["iscrowd"], tf.bool), 0.0, weights)
+            weights = tf.where(tf.cast(objects[key], tf.bool), 0.0, weights)
         boxes = tf.reshape(tf.cast(objects["bbox"], tf.float32), (-1, 4))
+        boxes, classes, weights, num_dropped = drop_boxes(boxes, classes, weights, max_boxes)
         targets = {
             "boxes": tf.ensure_shape(_pad_to(boxes, max_boxes, 0.0), (max_boxes, 4)),
             "classes": tf.ensure_shape(_pad_to(classes, max_boxes, -1), (max_boxes,)),
             "weights": tf.ensure_shape(_pad_to(weights, max_boxes, 0.0), (max_boxes,)),
+            "num_dropped_boxes": num_dropped,
         }
         return image, targets
 

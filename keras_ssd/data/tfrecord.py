@@ -38,6 +38,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.reader_errors import names_the_file
+
 from keras_ssd.data.validation import validate_boxes
 
 _BOX_KEYS = ("ymin", "xmin", "ymax", "xmax")
@@ -83,6 +85,8 @@ def _parse_label_map(path):
             text = file.read()
     except tf.errors.NotFoundError:
         raise ValueError(f"label map {path} does not exist.") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"label map {path} is not UTF-8 text ({error}).") from None
     tokens = _tokens(text, path)
     items, index = [], 0
 
@@ -153,6 +157,7 @@ def _label_map_item(fields, path, line):
     return {"id": item_id, "name": name, "display_name": display_name}
 
 
+@names_the_file("read_label_map")
 def read_label_map(path):
     """Reads a TF OD API label map `.pbtxt`.
 
@@ -594,6 +599,7 @@ def _raw_records(files, kept):
     return records
 
 
+@names_the_file("read_tfrecord")
 def read_tfrecord(
     paths, label_map_path=None, verify=True, skip_invalid=False, load_images=True
 ):

@@ -30,6 +30,7 @@ from keras_ssd.data.image_files import check_image_file
 from keras_ssd.data.image_files import collect_usable
 from keras_ssd.data.image_files import examples_from_records
 from keras_ssd.data.image_files import resolve_image_path
+from keras_ssd.data.reader_errors import names_the_file
 from keras_ssd.data.validation import TOLERANCE
 
 _READER = "load_voc_xml"
@@ -143,6 +144,11 @@ def _parse_file(xml_path, source, image_dir, check_images):
     if size is not None:
         width = _number(size, "width", source, "<size>")
         height = _number(size, "height", source, "<size>")
+        if not (np.isfinite(width) and np.isfinite(height)):
+            raise UnusableImage(
+                "malformed annotations",
+                f"{source}: <size> is {width:g}x{height:g}, not a finite size in pixels.",
+            )
     if check_images or width <= 0 or height <= 0:
         try:
             image_width, image_height = check_image_file(image_path)
@@ -231,6 +237,7 @@ def _split_ids(directory, image_sets_subdir, split):
         return [line.split()[0] for line in file if line.strip()]
 
 
+@names_the_file(_READER)
 def load_voc_xml(
     directory,
     class_names=None,

@@ -46,7 +46,8 @@ def compute_class_weights(
     class with more than a few thousand boxes has an effective number of about
     1 / (1 - beta) = 1000.
 
-    A `UserWarning` is issued when at least two classes are present and the
+    A `UserWarning` names the classes with 0 boxes, if any. One is issued
+    when at least two classes are present and the
     largest weight is less than 1.05 times the smallest ("nearly uniform").
 
     Args:
@@ -112,6 +113,17 @@ def compute_class_weights(
 
     weights = _weights_from_counts(counts, method, beta)
     present = counts > 0
+    if not present.all():
+        names = keys if keys is not None else list(range(len(counts)))
+        absent = [names[index] for index in np.flatnonzero(~present)]
+        warnings.warn(
+            f"compute_class_weights: {len(absent)} of {len(counts)} classes have 0 boxes "
+            f"({', '.join(repr(name) for name in absent)}); they get the largest weight "
+            "of the present classes, but nothing of them can be learnt. Is the dataset "
+            "or num_classes right?",
+            UserWarning,
+            stacklevel=2,
+        )
     if np.count_nonzero(present) >= 2:
         ratio = weights[present].max() / weights[present].min()
         if ratio < _NEARLY_UNIFORM_RATIO:

@@ -14,6 +14,8 @@ LOSS_TYPES = ("classification", "localization", "both")
 SSD_MODE = "ssd"
 TF_OBJECT_DETECTION_MODE = "tf_object_detection"
 _DEFAULT_NEGATIVE_RATIO = 3.0
+# The NMS of the TF OD API mode first looks at this many candidates per hard example.
+CANDIDATES_PER_EXAMPLE = 2
 
 
 def _validate_optional_positive_int(value, name, zero_hint):
@@ -406,19 +408,25 @@ class HardNegativeMining(keras.losses.Loss):
         return ops.logical_or(selected_positive, keep_negative)
 
     def _suppress(self, scores, boxes):
-        """TF OD API's NMS among hard examples: `[batch, anchors]` bool kept."""
+        """TF OD API's NMS among hard examples: `[batch, anchors]` bool kept.
+
+        Greedy NMS visits anchors by decreasing score and stops at
+        `num_hard_examples` selections (as TF's kernel does), so it first runs
+        on the `2 * num_hard_examples` highest scores only (top-k), and on
+        every anchor only when suppression left too few among them: the same
+        selection, without an NMS over every anchor.
+        """
         num_anchors = tf.shape(scores)[1]
-        max_output = self.num_hard_examples if self.num_hard_examples is not None else num_anchors
         # Ignored anchors score below the threshold and are never selected.
         finite_scores = tf.where(tf.math.is_finite(scores), scores, -1e30)
-        indices, num_valid = tf.image.non_max_suppression_padded(
-            tf.cast(tf.stop_gradient(boxes), tf.float32),
-            finite_scores,
-            max_output_size=max_output,
-            iou_threshold=self.iou_threshold,
-            score_threshold=-1e29,
-            pad_to_max_output_size=True,
-        )
+        boxes = tf.cast(tf.stop_gradient(boxes), tf.float32)
+        static_anchors = scores.shape[1]
+        if self.num_hard_examples is None or (
+            static_anchors is not None and static_anchors <= CANDIDATES_PER_EXAMPLE * self.num_hard_examples
+        ):
+            indices, num_valid = self._nms(boxes, finite_scores)
+        else:
+            indices, num_valid = self._nms_on_top_scores(boxes, finite_scores)
         valid = tf.range(tf.shape(indices)[1])[tf.newaxis, :] < num_valid[:, tf.newaxis]
         # Padding entries write to an extra column that is dropped.
         columns = tf.where(valid, indices, num_anchors)
@@ -429,6 +437,31 @@ class HardNegativeMining(keras.losses.Loss):
             tf.stack([tf.shape(scores)[0], num_anchors + 1]),
         )
         return kept[:, :-1] > 0
+
+    def _nms(self, boxes, scores):
+        max_output = self.num_hard_examples if self.num_hard_examples is not None else tf.shape(scores)[1]
+        return tf.image.non_max_suppression_padded(
+            boxes,
+            scores,
+            max_output_size=max_output,
+            iou_threshold=self.iou_threshold,
+            score_threshold=-1e29,
+            pad_to_max_output_size=True,
+        )
+
+    def _nms_on_top_scores(self, boxes, scores):
+        """`_nms` on the top `2 * num_hard_examples` scores; on all if that selects too few."""
+        num_candidates = tf.minimum(CANDIDATES_PER_EXAMPLE * self.num_hard_examples, tf.shape(scores)[1])
+        # top_k puts the lower index first among equal scores, as the full sort does.
+        top_scores, top_indices = tf.math.top_k(scores, k=num_candidates)
+        indices, num_valid = self._nms(tf.gather(boxes, top_indices, batch_dims=1), top_scores)
+        indices = tf.gather(top_indices, indices, batch_dims=1)
+        too_few = tf.reduce_any(num_valid < self.num_hard_examples)
+        return tf.cond(
+            too_few,
+            lambda: self._nms(boxes, scores),
+            lambda: (indices, num_valid),
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -5,6 +5,35 @@ import math
 import keras
 
 
+def class_bias(num_anchors, num_logits, prior_probability, background_logit):
+    """Initial class biases of one location: every logit at `prior_probability`.
+
+    With a background logit (softmax) that slot starts at the complementary
+    probability. Returns a list of `num_anchors * num_logits` floats.
+    """
+    bias = -math.log((1.0 - prior_probability) / prior_probability)
+    biases = [bias] * (num_anchors * num_logits)
+    if background_logit:
+        for anchor in range(num_anchors):
+            biases[anchor * num_logits] = -bias
+    return biases
+
+
+def flatten_predictions(box_maps, class_maps, num_logits):
+    """Per-map outputs to `(box_deltas [batch, anchors, 4], logits [batch, anchors, num_logits])`.
+
+    Losses and decoding run in float32 whatever the compute policy.
+    """
+    boxes, classes = [], []
+    for box_map, class_map in zip(box_maps, class_maps):
+        batch = keras.ops.shape(box_map)[0]
+        boxes.append(keras.ops.reshape(box_map, (batch, -1, 4)))
+        classes.append(keras.ops.reshape(class_map, (batch, -1, num_logits)))
+    box_deltas = keras.ops.cast(keras.ops.concatenate(boxes, axis=1), "float32")
+    class_logits = keras.ops.cast(keras.ops.concatenate(classes, axis=1), "float32")
+    return box_deltas, class_logits
+
+
 @keras.saving.register_keras_serializable(package="keras_ssd")
 class SSDHead(keras.layers.Layer):
     """Predicts class logits and box deltas for every anchor of every map.
@@ -36,20 +65,18 @@ class SSDHead(keras.layers.Layer):
         self.num_logits = int(num_logits)
         self.prior_probability = float(prior_probability)
         self.background_logit = bool(background_logit)
-        bias = -math.log((1.0 - self.prior_probability) / self.prior_probability)
         self.class_convs = []
         self.box_convs = []
         for level, count in enumerate(self.num_anchors_per_location):
-            class_bias = [bias] * (count * self.num_logits)
-            if self.background_logit:
-                for anchor in range(count):
-                    class_bias[anchor * self.num_logits] = -bias
+            biases = class_bias(
+                count, self.num_logits, self.prior_probability, self.background_logit
+            )
             self.class_convs.append(
                 keras.layers.Conv2D(
                     count * self.num_logits,
                     3,
                     padding="same",
-                    bias_initializer=keras.initializers.Constant(class_bias),
+                    bias_initializer=keras.initializers.Constant(biases),
                     name=f"class_conv_{level}",
                 )
             )
@@ -63,15 +90,11 @@ class SSDHead(keras.layers.Layer):
             box_conv.build(shape)
 
     def call(self, features):
-        boxes, classes = [], []
-        for feature, class_conv, box_conv in zip(features, self.class_convs, self.box_convs):
-            batch = keras.ops.shape(feature)[0]
-            boxes.append(keras.ops.reshape(box_conv(feature), (batch, -1, 4)))
-            classes.append(keras.ops.reshape(class_conv(feature), (batch, -1, self.num_logits)))
-        # Losses and decoding run in float32 whatever the compute policy.
-        box_deltas = keras.ops.cast(keras.ops.concatenate(boxes, axis=1), "float32")
-        class_logits = keras.ops.cast(keras.ops.concatenate(classes, axis=1), "float32")
-        return box_deltas, class_logits
+        return flatten_predictions(
+            [conv(feature) for feature, conv in zip(features, self.box_convs)],
+            [conv(feature) for feature, conv in zip(features, self.class_convs)],
+            self.num_logits,
+        )
 
     def get_config(self):
         config = super().get_config()

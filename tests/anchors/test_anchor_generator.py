@@ -14,8 +14,22 @@ def test_ssd300_has_8732_anchors():
     assert generator.num_anchors_per_location() == [4, 6, 6, 6, 4, 4]
 
 
-def test_ssd512_has_24532_anchors():
-    assert AnchorGenerator(**SSD512)().shape == (24532, 4)
+def test_ssd512_has_the_papers_24564_anchors():
+    generator = AnchorGenerator(**SSD512)
+    assert generator().shape == (24564, 4)
+    # 64² x 4 + (32² + 16² + 8² + 4²) x 6 + (2² + 1) x 4 (paper, Table 7)
+    assert generator.num_anchors == 64 * 64 * 4 + (32 * 32 + 16 * 16 + 64 + 16) * 6 + 5 * 4
+
+
+def test_explicit_box_shapes_replace_ratios_and_scales():
+    generator = AnchorGenerator([2, 1], box_shapes=[[[0.1, 0.2]], [[0.5, 0.5], [0.25, 1.0]]])
+    assert generator.num_anchors_per_location() == [1, 2]
+    anchors = generator()
+    assert anchors.shape == (6, 4)
+    np.testing.assert_allclose(anchors[0], [0.2, 0.15, 0.3, 0.35], atol=1e-6)
+    np.testing.assert_allclose(anchors[5], [0.375, 0.0, 0.625, 1.0], atol=1e-6)
+    revived = AnchorGenerator.from_config(generator.get_config())
+    np.testing.assert_array_equal(revived(), anchors)
 
 
 def test_one_layer_by_hand():
@@ -60,6 +74,8 @@ def test_clip_keeps_boxes_inside():
         ({"feature_map_sizes": [4], "scales": [0.1]}, "needs 2 values"),
         ({"feature_map_sizes": [4], "steps": [8]}, "needs `image_size`"),
         ({"feature_map_sizes": [4], "min_scale": 0.9, "max_scale": 0.2}, "min_scale <= max_scale"),
+        ({"feature_map_sizes": [4], "box_shapes": [[[0.1, 0.1]], [[0.2, 0.2]]]}, "2 entries for 1"),
+        ({"feature_map_sizes": [4], "box_shapes": [[[0.1, -0.1]]]}, "positive numbers"),
     ],
 )
 def test_bad_configuration(kwargs, message):
@@ -70,5 +86,5 @@ def test_bad_configuration(kwargs, message):
 def test_config_round_trip():
     generator = AnchorGenerator(**SSD300, offset=0.4, clip=True)
     config = generator.get_config()
-    assert set(config) == {"feature_map_sizes", "aspect_ratios", "scales", "min_scale", "max_scale", "steps", "image_size", "offset", "clip"}
+    assert set(config) == {"feature_map_sizes", "aspect_ratios", "scales", "min_scale", "max_scale", "steps", "image_size", "offset", "clip", "box_shapes"}
     np.testing.assert_array_equal(AnchorGenerator.from_config(config)(), generator())

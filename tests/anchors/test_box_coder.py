@@ -34,3 +34,12 @@ def test_bad_variances():
 def test_config_round_trip():
     coder = BoxCoder([0.1, 0.2, 0.3, 0.4])
     assert BoxCoder.from_config(coder.get_config()).variances == [0.1, 0.2, 0.3, 0.4]
+
+
+def test_decode_clamps_log_sizes_at_torchvisions_limit():
+    anchor = np.array([[0.4, 0.4, 0.6, 0.6]], np.float32)  # centre 0.5, side 0.2
+    deltas = np.array([[[1.0, 0.0, 1e4, 0.0]]], np.float32)  # y moves, height overflows exp
+    decoded = np.asarray(BoxCoder().decode(deltas, anchor))[0, 0]
+    height = 0.2 * 1000.0 / 16  # exp(log(1000 / 16)) times the anchor
+    centre_y = 0.5 + 1.0 * 0.1 * 0.2
+    np.testing.assert_allclose(decoded, [centre_y - height / 2, 0.4, centre_y + height / 2, 0.6], rtol=1e-5)

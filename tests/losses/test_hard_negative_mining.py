@@ -574,3 +574,34 @@ def test_options_that_need_boxes_or_localization_say_so():
         HardNegativeMining(WeightedSoftmaxClassificationLoss(), iou_threshold=0.99).call(y_true, logits)
     with pytest.raises(ValueError, match="'localization'"):
         HardNegativeMining(WeightedSoftmaxClassificationLoss(), loss_type="both").call(y_true, {"logits": logits})
+
+
+@pytest.mark.parametrize("num_duplicates", [0, 25, 35])
+def test_nms_on_the_top_scores_selects_what_nms_on_every_anchor_selects(num_duplicates, monkeypatch):
+    # 60 anchors, 10 hard examples: the NMS first sees the 20 highest scores. The
+    # hardest `num_duplicates` anchors of image 0 share one box and NMS keeps one of
+    # them: with 25 or 35, the top 20 give 1 example and it runs again on all 60.
+    rng = np.random.default_rng(7)
+    y_true = rng.choice([0, 0, 0, 1], size=(2, 60))
+    logits = rng.normal(0, 2, (2, 60, 2)).astype("float32")
+    boxes = _random_boxes(rng, (2, 60))
+    losses = np.asarray(WeightedSoftmaxClassificationLoss().call(y_true, logits))
+    order = np.argsort(-losses[0], kind="stable")
+    boxes[0, order[:num_duplicates]] = [0.1, 0.1, 0.6, 0.6]
+    miner = HardNegativeMining(
+        WeightedSoftmaxClassificationLoss(), num_hard_examples=10, iou_threshold=0.5,
+        max_negatives_per_positive=3.0,
+    )
+    calls = []
+    real_nms = tf.image.non_max_suppression_padded
+
+    def counting_nms(boxes, scores, **kwargs):
+        calls.append(int(boxes.shape[1]))
+        return real_nms(boxes, scores, **kwargs)
+
+    monkeypatch.setattr(tf.image, "non_max_suppression_padded", counting_nms)
+    mined = np.asarray(miner.call(y_true, {"logits": logits, "boxes": boxes}))
+    expected = reference_tf_miner_with_nms(y_true, losses, boxes, 10, 0.5, 3.0)
+    np.testing.assert_allclose(mined, np.where(expected, losses, 0.0), rtol=1e-6)
+    # Eager: the top-20 NMS, plus the full one only when suppression left too few.
+    assert calls == ([20] if num_duplicates < 11 else [20, 60])

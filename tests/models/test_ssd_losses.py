@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_ssd.losses import IoULocalizationLoss
 from keras_ssd.models.ssd import SSD
@@ -203,3 +204,22 @@ def test_default_loss_with_unit_weights_is_torchvision_ssd_compute_loss():
         + (cross_entropy[foreground].sum() + cross_entropy[hard_negatives].sum()) / num_foreground
     )
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["giou", "iou"])
+def test_one_overflowing_delta_on_a_weight_0_anchor_keeps_the_gradient_finite(mode):
+    images, targets = _batch()
+    model = _iou_ssd(localization_loss=IoULocalizationLoss(mode=mode))
+    outputs = model(images)
+    assigned = model.target_assigner(targets["boxes"], targets["classes"], targets["weights"])
+    background = int(np.flatnonzero(np.asarray(assigned["positive_mask"])[0] == 0)[0])
+    boxes = np.asarray(outputs["boxes"]).copy()
+    boxes[0, background, 2:] = 1e4  # exp(0.2 * 1e4) overflows float32 without the clamp
+    predicted = {"boxes": tf.constant(boxes), "classes": outputs["classes"]}
+    with tf.GradientTape() as tape:
+        tape.watch(predicted["boxes"])
+        loss = model.compute_loss(images, targets, predicted)
+    gradient = np.asarray(tape.gradient(loss, predicted["boxes"]))
+    assert np.isfinite(float(loss)) and np.all(np.isfinite(gradient))
+    np.testing.assert_array_equal(gradient[0, background], 0.0)
+    np.testing.assert_allclose(float(loss), float(model.compute_loss(images, targets, outputs)), rtol=1e-6)

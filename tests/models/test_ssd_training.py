@@ -1,9 +1,4 @@
-"""Learning that really happens, and the same step on one device and on two replicas."""
-
-import json
-import subprocess
-import sys
-import textwrap
+"""Learning that really happens (distributed steps: `test_ssd_distributed.py`)."""
 
 import keras
 import numpy as np
@@ -50,57 +45,3 @@ def test_mobilenet_ssd_overfits_embedded_images_and_detects_them():
         if label >= 0
     ]
     assert np.mean(found) >= 0.9, f"found {sum(found)} of {len(found)} boxes"
-
-
-_DISTRIBUTED_STEP = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np, tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
-    sys.path.insert(0, ".")
-    from keras_ssd.models.ssd import SSD
-    from tests.conftest import tiny_backbone
-    from tests.models.test_ssd import _batch
-
-    images, targets = _batch(num_images=4)
-    targets["classes"][2:, 0] = [0, 2]
-    targets["boxes"][2:, 0] = [[0.1, 0.5, 0.6, 0.9], [0.3, 0.1, 0.9, 0.5]]
-
-    def one_step(strategy, initial_weights=None):
-        with strategy.scope():
-            # No BatchNorm: per-replica batch statistics would differ by design.
-            model = SSD(num_classes=3, backbone=tiny_backbone(down_to_1x1=True), image_size=64)
-            model.compile(optimizer=keras.optimizers.SGD(0.1))
-        if initial_weights is not None:
-            model.set_weights(initial_weights)
-        start = model.get_weights()
-        data = tf.data.Dataset.from_tensor_slices((images, targets)).batch(4)
-        history = model.fit(data, epochs=1, verbose=0, shuffle=False)
-        return start, model.get_weights(), history.history
-
-    start, single_weights, single_history = one_step(tf.distribute.get_strategy())
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    _, mirrored_weights, mirrored_history = one_step(mirrored, start)
-    print(json.dumps({
-        "replicas": mirrored.num_replicas_in_sync,
-        "max_weight_difference": max(float(np.abs(a - b).max()) for a, b in zip(single_weights, mirrored_weights)),
-        "max_weight_change": max(float(np.abs(a - b).max()) for a, b in zip(single_weights, start)),
-        "single": single_history, "mirrored": mirrored_history,
-    }))
-    """
-)
-
-
-def test_mirrored_strategy_step_equals_single_device_step():
-    result = subprocess.run(
-        [sys.executable, "-c", _DISTRIBUTED_STEP], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["replicas"] == 2
-    assert report["max_weight_change"] > 1e-3  # the step did move the weights
-    assert report["max_weight_difference"] < 1e-5
-    for key in ("loss", "classification_loss", "localization_loss"):
-        np.testing.assert_allclose(report["mirrored"][key], report["single"][key], rtol=1e-5)
