@@ -186,7 +186,7 @@ def main():
                 for g in args.boxes
             )
             print(f"  {label}, anchors {low}->{high}: {text}")
-    print("p = 1 is linear; the greedy bipartite rounds of the old matcher give p > 1 in boxes.")
+    print("p = 1 is linear in boxes (or anchors); p > 1 grows faster than boxes x anchors.")
 
 
 if __name__ == "__main__":
