@@ -65,10 +65,6 @@ def run_one(num_anchors, num_boxes, with_losses, rounds, jit):
 
     preset = ANCHOR_PRESETS[ANCHOR_SETS[num_anchors]]
     aspect_ratios = preset["aspect_ratios"]
-    if num_anchors == 24564:
-        # Caffe SSD512 has ratios [2, 3] on its fifth map (4 x 4); the ssd512
-        # preset has [2] there, which gives 24532 anchors.
-        aspect_ratios = [[2], [2, 3], [2, 3], [2, 3], [2, 3], [2], [2]]
     anchors = AnchorGenerator(
         preset["feature_map_sizes"],
         aspect_ratios=aspect_ratios,

@@ -4,6 +4,13 @@ import argparse
 import os
 import sys
 
+# SSD.presets(), named here so that `keras-ssd --help` imports no TensorFlow
+# (a test checks that the two agree).
+ARCHITECTURES = (
+    "ssd_mobilenet_v2", "ssd300_vgg16", "ssd512_vgg16", "ssdlite320_mobilenet_v2",
+    "ssd640_resnet50_fpn",
+)
+
 DATA_HELP = (
     "A Pascal VOC folder (or a flat folder of LabelImg .xml files and images), a COCO .json, "
     "a .tfrecord file or glob (TF OD API), a tfds name (voc/2007, coco/2017, ...) or "
@@ -124,9 +131,22 @@ def _add_train_arguments(parser):
                              f"effective_number, log; aliases {', '.join(CLASS_WEIGHT_ALIASES)}) "
                              "computed from the training boxes, or values: '1.0,0.2' in label "
                              "order or 'top=1.0,dress=0.2' (default: effective_number).")
-    parser.add_argument("--loss", default="softmax", choices=["softmax", "focal", "sigmoid"],
+    parser.add_argument("--loss", default=None, choices=["softmax", "focal", "sigmoid"],
                         help="Classification loss: softmax with 3:1 hard-negative mining (SSD), "
-                             "sigmoid focal loss, or sigmoid with hard-negative mining.")
+                             "sigmoid focal loss, or sigmoid with hard-negative mining "
+                             "(default: the architecture's own; softmax for ssd_mobilenet_v2).")
+    parser.add_argument("--architecture", default="ssd_mobilenet_v2", choices=ARCHITECTURES,
+                        help="A published SSD (SSD.presets(), docs/presets.md); --width and "
+                             "--backbone apply to ssd_mobilenet_v2.")
+    parser.add_argument("--mixed-precision", default=None, choices=["float16", "bfloat16"],
+                        help="Compute in mixed_float16 (loss scaling) or mixed_bfloat16; "
+                             "heads and losses stay float32.")
+    parser.add_argument("--jit-compile", action="store_const", const=True, default="auto",
+                        help="Compile the train step with XLA (default: Keras' auto, XLA "
+                             "with one GPU).")
+    parser.add_argument("--distribute", default=None, choices=["mirrored", "multi_worker"],
+                        help="Train on every local GPU (mirrored) or on many machines "
+                             "(multi_worker, cluster in TF_CONFIG); --batch-size is global.")
     parser.add_argument("--no-augment", dest="augment", action="store_false",
                         help="Turn off SSD's augmentation (zoom out, crops, flips, colours).")
     parser.add_argument("--no-shuffle", dest="shuffle", action="store_false",
@@ -194,7 +214,9 @@ def _run_train(args):
             augment=args.augment, shuffle=args.shuffle, backbone=args.backbone,
             backbone_weights=args.backbone_weights,
             freeze_backbone=args.freeze_backbone, max_boxes=args.max_boxes, seed=args.seed,
-            tensorboard=args.tensorboard,
+            tensorboard=args.tensorboard, architecture=args.architecture,
+            mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
+            distribute=args.distribute,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         return _fail("train", error)

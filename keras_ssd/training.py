@@ -22,12 +22,17 @@ from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
 from keras_ssd.models.class_weight_spec import class_weights_from_spec
 from keras_ssd.models.ssd import SSD
 from keras_ssd.training_checkpoint import TrainingCheckpoint
+from keras_ssd.training_devices import make_strategy
+from keras_ssd.training_devices import set_precision
+from keras_ssd.training_devices import worker_output_dir
 from keras_ssd.training_run import BACKUP
 from keras_ssd.training_run import BEST_MODEL
 from keras_ssd.training_run import HISTORY
 from keras_ssd.training_run import MODEL
 from keras_ssd.training_run import PerClassAPPrinter
 from keras_ssd.training_run import RunFolder
+
+DEFAULT_ARCHITECTURE = "ssd_mobilenet_v2"
 
 LOSSES = ("softmax", "focal", "sigmoid")
 """`softmax`: the SSD paper's, with 3:1 hard-negative mining; `focal`: sigmoid focal
@@ -70,16 +75,28 @@ def _build_model(class_names, weights, options):
         if not os.path.isfile(backbone):
             raise ValueError(f"backbone: {backbone} is not a file; expected a .keras backbone model.")
         backbone = keras.saving.load_model(backbone, compile=False)
-    model = SSD(
-        num_classes=len(class_names),
-        backbone=backbone,
-        image_size=options["image_size"],
-        backbone_weights=None if from_file else backbone_weights,
-        width_multiplier=options["width_multiplier"],
-        class_weights=weights,
-        class_names=class_names,
-        classification_loss=classification_loss(options["loss"]),
-    )
+    architecture = options["architecture"]
+    common = {
+        "image_size": options["image_size"],
+        "backbone_weights": None if from_file else backbone_weights,
+        "width_multiplier": options["width_multiplier"],
+        "class_weights": weights,
+        "class_names": class_names,
+    }
+    if architecture == DEFAULT_ARCHITECTURE:
+        model = SSD(
+            num_classes=len(class_names), backbone=backbone,
+            classification_loss=classification_loss(options["loss"] or "softmax"), **common,
+        )  # fmt: skip
+    else:
+        if backbone != "mobilenet_v2":
+            raise ValueError(
+                f"backbone: a backbone of your own goes with the default architecture "
+                f"({DEFAULT_ARCHITECTURE}), not with {architecture!r}."
+            )
+        if options["loss"] is not None:  # else the architecture's own loss
+            common["classification_loss"] = classification_loss(options["loss"]) or "softmax"
+        model = SSD.from_preset(architecture, num_classes=len(class_names), **common)
     network = _backbone_network(model)
     if from_file:
         try:
@@ -105,7 +122,7 @@ def _check_tensorboard():
         ) from None
 
 
-def _compile(model, learning_rate, epochs, steps_per_epoch):
+def _compile(model, learning_rate, epochs, steps_per_epoch, jit_compile="auto"):
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
         decay_steps=max(1, (epochs - 1) * steps_per_epoch),
@@ -113,7 +130,7 @@ def _compile(model, learning_rate, epochs, steps_per_epoch):
         warmup_steps=steps_per_epoch,
         alpha=0.01,
     )
-    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=10.0))
+    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=10.0), jit_compile=jit_compile)
 
 
 def train_detector(
@@ -137,6 +154,10 @@ def train_detector(
     max_boxes=16,
     seed=0,
     tensorboard=False,
+    architecture=DEFAULT_ARCHITECTURE,
+    mixed_precision=None,
+    jit_compile="auto",
+    distribute=None,
     callbacks=None,
     verbose="auto",
 ):
@@ -174,7 +195,8 @@ def train_detector(
         class_weights: a choice of `class_weights_from_spec`: a
             `compute_class_weights` method name, `"none"`/None, explicit values
             (`"1.0,0.2"`, `"top=1.0,dress=0.2"`) or a list or dict.
-        loss: str. One of `LOSSES`. Defaults to `"softmax"`.
+        loss: str. One of `LOSSES`, or None for the architecture's own
+            (`"softmax"` for the default). Defaults to `"softmax"`.
         augment: bool. SSD's augmentation (`SSDAugmentation` at `image_size`).
             Defaults to True.
         shuffle: bool. Shuffle the training images, reshuffled every epoch.
@@ -189,6 +211,16 @@ def train_detector(
         max_boxes: int. Ground-truth boxes kept per image.
         seed: int. Seeds Keras, NumPy, Python, the shuffle and the augmentation.
         tensorboard: bool. Write TensorBoard logs to `output_dir/logs`.
+        architecture: str. A name of `SSD.presets()`. Defaults to
+            `"ssd_mobilenet_v2"` (with `width_multiplier` and `backbone`).
+        mixed_precision: None, `"float16"` or `"bfloat16"`
+            (`training_devices.PRECISIONS`); it sets Keras' global dtype policy.
+        jit_compile: passed to `compile`: `"auto"` (Keras: XLA with one GPU),
+            True or False.
+        distribute: None, `"mirrored"` or `"multi_worker"`
+            (`training_devices.make_strategy`); `batch_size` is then the global
+            batch. Under `"multi_worker"` workers other than the chief write to
+            `output_dir/worker_<index>`.
         callbacks: optional extra Keras callbacks for `fit`.
         verbose: passed to `fit`.
 
@@ -200,9 +232,18 @@ def train_detector(
         ValueError: a finished run in `output_dir` and `epochs` no more than
             its epochs; a continued run whose classes differ; bad options.
     """
-    if loss not in LOSSES:
+    if loss is not None and loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}.")
+    if architecture not in SSD.presets():
+        raise ValueError(
+            f"architecture must be one of {', '.join(SSD.presets())}, got {architecture!r}."
+        )
     class_names = list(class_names)
+    # The strategy first: it sets up the devices before any other TensorFlow work.
+    strategy = make_strategy(distribute)
+    set_precision(mixed_precision)
+    if distribute == "multi_worker":
+        output_dir = worker_output_dir(output_dir)
     run = RunFolder(output_dir)
     initial_epoch = run.check_can_train(epochs)
     if tensorboard:
@@ -211,7 +252,8 @@ def train_detector(
     if statistics is None:
         statistics = class_statistics(train_examples, class_names, verbose=0)
     if initial_epoch:
-        model = keras.saving.load_model(os.path.join(output_dir, MODEL), compile=False)
+        with strategy.scope():
+            model = keras.saving.load_model(os.path.join(output_dir, MODEL), compile=False)
         if list(model.class_names or []) != class_names:
             raise ValueError(
                 f"{output_dir}/{MODEL} has classes {model.class_names}, the data has "
@@ -227,8 +269,10 @@ def train_detector(
         options = {
             "backbone": backbone, "image_size": image_size, "backbone_weights": backbone_weights,
             "width_multiplier": width_multiplier, "loss": loss, "freeze_backbone": freeze_backbone,
+            "architecture": architecture,
         }  # fmt: skip
-        model = _build_model(class_names, weights, options)
+        with strategy.scope():
+            model = _build_model(class_names, weights, options)
 
     def inputs(examples, training):
         return to_detection_inputs(
@@ -243,7 +287,8 @@ def train_detector(
     steps_per_epoch = max(1, math.ceil(num_images / batch_size))
     # The schedule spans every epoch of the run: a continued run's restored optimizer
     # step carries on along it.
-    _compile(model, learning_rate, epochs, steps_per_epoch)
+    with strategy.scope():
+        _compile(model, learning_rate, epochs, steps_per_epoch, jit_compile)
     os.makedirs(output_dir, exist_ok=True)
     all_callbacks = []
     metrics = None
