@@ -21,7 +21,7 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_ssd.data.coco_json import load_coco_json
-from keras_ssd.data.tfrecord import read_tfrecord, write_label_map, write_tfrecord
+from keras_ssd.data.tfrecord import read_tfrecord, write_tfrecord
 from keras_ssd.data.voc_xml import load_voc_xml
 
 CASES = 16
@@ -122,7 +122,7 @@ def _check_outcome(call, path_hint):
     except ValueError as error:
         assert any(hint in str(error) for hint in hints), f"no {hints} in: {error}"
         return "error"
-    except tf.errors.InvalidArgumentError as error:
+    except tf.errors.InvalidArgumentError:
         # Image bytes that pass the header check but do not decode: TF names the op only.
         return "decode"
     assert isinstance(class_names, list)
@@ -185,7 +185,8 @@ def test_hostile_voc_xml(tmp_path, text):
     root = _voc_folder(str(tmp_path / "voc"), text.encode("utf-8", "replace"))
     with _no_reads_outside(root):
         outcome = _check_outcome(lambda: load_voc_xml(root), VOC_NAMES)
-    if text.startswith(VOC[:12]) and "nan" in text or "1e400" in text:
+    if "<width>nan" in text or "1e400" in text:
+        # A non-finite size or box is refused, never turned into NaN or empty boxes.
         assert outcome == "error"
 
 
