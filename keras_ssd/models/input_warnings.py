@@ -54,6 +54,7 @@ class InputCounter:
                 `max_boxes`, per image.
             max_boxes: optional int. The targets' padded size (for the message).
         """
+        images = tf.nest.flatten(images)[0]
         largest = tf.reduce_max(tf.cast(images, tf.float32))
         unit_range = tf.cast((largest > 0.0) & (largest <= 1.0), tf.int32)
         dropped = tf.zeros([4], tf.int32)
