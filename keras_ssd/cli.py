@@ -1,6 +1,7 @@
 """The `keras-ssd` command line: thin argument parsing over the library."""
 
 import argparse
+import copy
 import os
 import sys
 
@@ -258,12 +259,40 @@ COMMANDS = {
 }
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default in `--help`, unless its help text already states it.
+
+    Options without a help text get one that is only their default; `None` and `False`
+    defaults (optional paths, switches) are not shown.
+    """
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        if ("default" in help_text or not action.option_strings
+                or action.default is argparse.SUPPRESS or action.default is None
+                or action.default is False):
+            return help_text
+        return f"{help_text} (default: %(default)s)".lstrip()
+
+    def _format_action(self, action):
+        # argparse prints no help column for an option without help text.
+        if action.help is None:
+            action = copy.copy(action)
+            action.help = self._get_help_string(action) or None
+        return super()._format_action(action)
+
+
 def build_parser():
     """Returns the `keras-ssd` argument parser."""
-    parser = argparse.ArgumentParser(prog="keras-ssd", description=__doc__)
+    from keras_ssd.version import __version__
+
+    parser = argparse.ArgumentParser(prog="keras-ssd", description=__doc__,
+                                     formatter_class=_DefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
-        add_arguments(commands.add_parser(name, help=help_text))
+        add_arguments(commands.add_parser(name, help=help_text, description=help_text,
+                                          formatter_class=_DefaultsHelpFormatter))
     return parser
 
 
