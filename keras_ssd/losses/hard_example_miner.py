@@ -1,0 +1,307 @@
+"""Hard-example mining around a per-anchor classification loss (the TF OD API's rule)."""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_ssd.losses.class_weighting import class_targets_to_int
+from keras_ssd.losses.mining import MiningLoss
+from keras_ssd.losses.mining import rank
+
+LOSS_TYPES = ("classification", "localization", "both")
+
+
+def _validate_optional_positive_int(value, name, zero_hint):
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"`{name}` must be None or an integer > 0, got " f"{type(value).__name__}: {value!r}."
+        )
+    if value <= 0:
+        raise ValueError(f"`{name}` must be None or > 0, got {value}. {zero_hint}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="keras_ssd")
+class HardExampleMiner(MiningLoss):
+    """Keeps the hardest examples of each image, positives and negatives together.
+
+    The TF Object Detection API's rule (`HardExampleMiner` of
+    `object_detection/core/losses.py`): per image, positives and negatives
+    together are ranked by their loss and only the `num_hard_examples` largest
+    are selected (all of them when it is `None`); then, if
+    `max_negatives_per_positive` is given, with `P_s` the number of *selected*
+    positives, the selected positives and the first
+
+        k = max(floor(max_negatives_per_positive * P_s), min_negatives_per_image)
+
+    selected negatives are kept. It differs from the SSD paper's
+    `HardNegativeMining` in that a positive outside the `num_hard_examples`
+    hardest is dropped and is not counted for the ratio, and that without
+    `max_negatives_per_positive` an image with no positives still contributes
+    `num_hard_examples` negatives. With `num_hard_examples=None` it is exactly
+    the SSD rule with `negative_ratio=max_negatives_per_positive` and
+    `min_negatives=min_negatives_per_image`. With `iou_threshold` the hard
+    examples are chosen, as in TF, by non-maximum suppression on the decoded
+    predicted boxes scored by the ranking loss, which can drop positives;
+    `loss_type` ranks by the classification loss, the localization loss or
+    their sum. These two need `y_pred` as a dict (see `call`), which `SSD`
+    builds. Unlike TF, the model's localization loss is not mined: every
+    positive keeps it. `docs/class_imbalance.md` compares the two rules.
+
+    `floor(ratio * P_s)` is computed in float32; ignored anchors (target -1)
+    are never mined and give 0; ties in the loss are broken by anchor index (a
+    stable sort), so the choice is deterministic. Only the inner loss' `call`
+    is used (its own `reduction` is ignored); this wrapper's `sample_weight`
+    and `reduction` apply to the mined loss.
+
+    Args:
+        loss: a per-anchor classification loss such as
+            `WeightedSoftmaxClassificationLoss`, whose `call(y_true, y_pred)`
+            returns `[batch, num_anchors]`.
+        num_hard_examples: `None` or int > 0. Anchors selected per image,
+            positives and negatives together, before the ratio. `None`
+            selects all (TF OD API's `num_hard_examples: 0`). Defaults to
+            `None`.
+        max_negatives_per_positive: `None` or float > 0. Negatives kept per
+            selected positive; `None` keeps every selected negative (TF OD
+            API's `max_negatives_per_positive: 0`). Defaults to `None`.
+        min_negatives_per_image: int >= 0. The ratio keeps at least this many
+            selected negatives per image. Only valid with
+            `max_negatives_per_positive` (TF OD API ignores it otherwise).
+            Defaults to `0`.
+        iou_threshold: None or float in (0, 1]. NMS among the hard examples on
+            the decoded predicted boxes. Defaults to `None` (no suppression).
+        loss_type: `"classification"`, `"localization"` or `"both"`: the
+            loss that ranks hard examples (TF OD API's `loss_type`). Defaults
+            to `"classification"`.
+        reduction: str. Keras reduction applied after `sample_weight`.
+            Defaults to `"sum"`.
+        name: str. Name of the loss. Defaults to `"hard_example_miner"`.
+
+    Call arguments:
+        y_true: tensor `[batch, num_anchors]` of class targets: 0 = background,
+            `k + 1` = object class `k`, -1 = ignored.
+        y_pred: logits, or the dict described in `call`.
+        sample_weight: optional per-anchor weights `[batch, num_anchors]`.
+
+    Returns:
+        `call` returns the inner per-anchor loss `[batch, num_anchors]` with
+        every anchor that is not kept set to 0.
+
+    Raises:
+        ValueError: if `loss` is not a Keras loss, `num_hard_examples` is not
+            `None` or an integer > 0, `max_negatives_per_positive` is not
+            `None` or a number > 0, `min_negatives_per_image` is not an
+            integer >= 0 or is given without `max_negatives_per_positive`,
+            `iou_threshold` is not `None` or in (0, 1], or `loss_type` is not
+            one of `LOSS_TYPES`.
+
+    Example:
+
+    With one hard example per image the positive, whose loss (ln 2) is
+    smaller than the hardest negative's, is dropped:
+
+    >>> import numpy as np
+    >>> from keras_ssd.losses import WeightedSoftmaxClassificationLoss
+    >>> miner = HardExampleMiner(
+    ...     WeightedSoftmaxClassificationLoss(), num_hard_examples=1)
+    >>> y_true = np.array([[1, 0, 0, -1]])
+    >>> y_pred = np.array([[[0.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 9.0]]],
+    ...                   "float32")
+    >>> np.asarray(miner.call(y_true, y_pred), "float64").round(4).tolist()
+    [[0.0, 2.1269, 0.0, 0.0]]
+    """
+
+    def __init__(
+        self,
+        loss,
+        num_hard_examples=None,
+        max_negatives_per_positive=None,
+        min_negatives_per_image=0,
+        iou_threshold=None,
+        loss_type="classification",
+        reduction="sum",
+        name="hard_example_miner",
+    ):
+        super().__init__(loss, reduction=reduction, name=name)
+        if isinstance(min_negatives_per_image, (bool, np.bool_)) or not isinstance(
+            min_negatives_per_image, numbers.Integral
+        ):
+            raise ValueError(
+                f"`min_negatives_per_image` must be an integer >= 0, got "
+                f"{type(min_negatives_per_image).__name__}: {min_negatives_per_image!r}."
+            )
+        if min_negatives_per_image < 0:
+            raise ValueError(f"`min_negatives_per_image` must be >= 0, got {min_negatives_per_image}.")
+        num_hard_examples = _validate_optional_positive_int(
+            num_hard_examples,
+            "num_hard_examples",
+            "TF OD API's `num_hard_examples: 0` (select every anchor) is None here.",
+        )
+        if max_negatives_per_positive is not None:
+            if isinstance(max_negatives_per_positive, (bool, np.bool_)) or not isinstance(
+                max_negatives_per_positive, numbers.Real
+            ):
+                raise ValueError(
+                    f"`max_negatives_per_positive` must be None or a number > 0, got "
+                    f"{type(max_negatives_per_positive).__name__}: "
+                    f"{max_negatives_per_positive!r}."
+                )
+            if (
+                not math.isfinite(float(max_negatives_per_positive))
+                or float(max_negatives_per_positive) <= 0
+            ):
+                raise ValueError(
+                    f"`max_negatives_per_positive` must be None or finite and > 0, got "
+                    f"{max_negatives_per_positive}. TF OD API's "
+                    f"`max_negatives_per_positive: 0` (no ratio) is None here."
+                )
+            max_negatives_per_positive = float(max_negatives_per_positive)
+        if iou_threshold is not None:
+            if isinstance(iou_threshold, (bool, np.bool_)) or not isinstance(
+                iou_threshold, numbers.Real
+            ) or not 0.0 < float(iou_threshold) <= 1.0:
+                raise ValueError(
+                    f"`iou_threshold` must be None or a number in (0, 1], got {iou_threshold!r}."
+                )
+            iou_threshold = float(iou_threshold)
+        if loss_type not in LOSS_TYPES:
+            raise ValueError(
+                f"`loss_type` must be one of {LOSS_TYPES}, got {loss_type!r} "
+                f"(TF OD API's CLASSIFICATION is 'classification')."
+            )
+        if min_negatives_per_image != 0 and max_negatives_per_positive is None:
+            raise ValueError(
+                f"`min_negatives_per_image` ({min_negatives_per_image}) only applies "
+                f"with `max_negatives_per_positive` (as in the TF OD API); for the "
+                f"SSD paper's rule use HardNegativeMining(loss, min_negatives=...)."
+            )
+        self.num_hard_examples = num_hard_examples
+        self.max_negatives_per_positive = max_negatives_per_positive
+        self.min_negatives_per_image = int(min_negatives_per_image)
+        self.iou_threshold = iou_threshold
+        self.loss_type = loss_type
+
+    @property
+    def requires_decoded_boxes(self):
+        """Whether `y_pred` must carry the decoded predicted boxes (NMS)."""
+        return self.iou_threshold is not None
+
+    @property
+    def requires_localization_losses(self):
+        """Whether `y_pred` must carry the per-anchor localization losses."""
+        return self.loss_type != "classification"
+
+    def call(self, y_true, y_pred):
+        """Inner per-anchor loss with the unmined anchors set to 0.
+
+        Args:
+            y_true: tensor `[batch, num_anchors]` of class targets.
+            y_pred: logits, as the inner loss expects them; or, for the
+                options that need more, a dict with `"logits"`, `"boxes"`
+                (decoded predicted boxes `[batch, num_anchors, 4]`, for
+                `iou_threshold`) and `"localization"` (per-anchor
+                localization losses `[batch, num_anchors]`, for `loss_type`
+                `"localization"` or `"both"`). `SSD` passes these itself.
+
+        Returns:
+            float32 tensor `[batch, num_anchors]`.
+        """
+        extras = y_pred if isinstance(y_pred, dict) else {"logits": y_pred}
+        for key, needed in (
+            ("boxes", self.requires_decoded_boxes),
+            ("localization", self.requires_localization_losses),
+        ):
+            if needed and key not in extras:
+                raise ValueError(
+                    f"HardExampleMiner with iou_threshold={self.iou_threshold}, "
+                    f"loss_type={self.loss_type!r} needs y_pred as a dict with 'logits' and "
+                    f"{key!r}; SSD passes it, a direct call must too."
+                )
+        losses = ops.cast(self.loss.call(y_true, extras["logits"]), "float32")
+        class_targets = class_targets_to_int(y_true)
+        positive = class_targets > 0
+        negative = ops.equal(class_targets, 0)
+        keep = self._keep(self._ranking_losses(losses, extras), positive, negative, extras.get("boxes"))
+        return ops.where(keep, losses, ops.zeros_like(losses))
+
+    def _ranking_losses(self, losses, extras):
+        if self.loss_type == "classification":
+            return losses
+        localization = ops.cast(extras["localization"], "float32")
+        if self.loss_type == "localization":
+            return localization
+        return losses + localization
+
+    def _keep(self, losses, positive, negative, boxes=None):
+        candidate = ops.logical_or(positive, negative)
+        # Positives and negatives compete for the hard-example slots; ignored
+        # anchors sort last and are never selected.
+        scores = ops.where(candidate, ops.stop_gradient(losses), ops.full_like(losses, -np.inf))
+        order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
+        ranks = rank(order)
+        if self.iou_threshold is not None:
+            selected = ops.logical_and(candidate, self._suppress(scores, boxes))
+        elif self.num_hard_examples is not None:
+            selected = ops.logical_and(candidate, ranks < self.num_hard_examples)
+        else:
+            selected = candidate
+        if self.max_negatives_per_positive is None:
+            return selected
+        selected_positive = ops.logical_and(selected, positive)
+        selected_negative = ops.logical_and(selected, negative)
+        num_positives = ops.sum(ops.cast(selected_positive, "float32"), axis=1)
+        num_from_ratio = ops.cast(
+            ops.floor(self.max_negatives_per_positive * num_positives), "int32"
+        )
+        num_keep = ops.maximum(num_from_ratio, self.min_negatives_per_image)
+        # 1-based position of each negative among the negatives in loss order
+        # (the TF miner's cumulative sum over the selected indices).
+        sorted_negative = ops.take_along_axis(ops.cast(selected_negative, "int32"), order, axis=1)
+        negative_position = ops.take_along_axis(ops.cumsum(sorted_negative, axis=1), ranks, axis=1)
+        keep_negative = ops.logical_and(selected_negative, negative_position <= num_keep[:, None])
+        return ops.logical_or(selected_positive, keep_negative)
+
+    def _suppress(self, scores, boxes):
+        """TF OD API's NMS among hard examples: `[batch, anchors]` bool kept."""
+        num_anchors = tf.shape(scores)[1]
+        max_output = self.num_hard_examples if self.num_hard_examples is not None else num_anchors
+        # Ignored anchors score below the threshold and are never selected.
+        finite_scores = tf.where(tf.math.is_finite(scores), scores, -1e30)
+        indices, num_valid = tf.image.non_max_suppression_padded(
+            tf.cast(tf.stop_gradient(boxes), tf.float32),
+            finite_scores,
+            max_output_size=max_output,
+            iou_threshold=self.iou_threshold,
+            score_threshold=-1e29,
+            pad_to_max_output_size=True,
+        )
+        valid = tf.range(tf.shape(indices)[1])[tf.newaxis, :] < num_valid[:, tf.newaxis]
+        # Padding entries write to an extra column that is dropped.
+        columns = tf.where(valid, indices, num_anchors)
+        rows = tf.broadcast_to(tf.range(tf.shape(scores)[0])[:, tf.newaxis], tf.shape(columns))
+        kept = tf.scatter_nd(
+            tf.stack([rows, columns], axis=-1),
+            tf.ones_like(columns),
+            tf.stack([tf.shape(scores)[0], num_anchors + 1]),
+        )
+        return kept[:, :-1] > 0
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_hard_examples": self.num_hard_examples,
+                "max_negatives_per_positive": self.max_negatives_per_positive,
+                "min_negatives_per_image": self.min_negatives_per_image,
+                "iou_threshold": self.iou_threshold,
+                "loss_type": self.loss_type,
+            }
+        )
+        return config
