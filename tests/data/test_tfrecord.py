@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssd.data import tfrecord
+from keras_ssd.data import label_map
+from keras_ssd.data.label_map import read_label_map
+from keras_ssd.data.label_map import write_label_map
 from keras_ssd.data.pipeline import to_detection_inputs
-from keras_ssd.data.tfrecord import add_weights_to_tfrecord
-from keras_ssd.data.tfrecord import read_label_map
 from keras_ssd.data.tfrecord import read_tfrecord
-from keras_ssd.data.tfrecord import write_label_map
 from keras_ssd.data.tfrecord import write_tfrecord
+from keras_ssd.data.tfrecord_weights import add_weights_to_tfrecord
 
 CLASS_NAMES = ["cat", "dog", "it's"]
 
@@ -272,4 +272,4 @@ def test_verify_false_reads_nothing_now_and_needs_a_label_map(record_file, tmp_p
 
 
 def test_docstring_examples():
-    assert doctest.testmod(tfrecord, optionflags=doctest.ELLIPSIS).failed == 0
+    assert doctest.testmod(label_map, optionflags=doctest.ELLIPSIS).failed == 0
