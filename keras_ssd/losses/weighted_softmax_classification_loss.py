@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ssd.losses.class_weighting import ClassWeightedLoss
+from keras_ssd.losses.class_weighted_loss import ClassWeightedLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")

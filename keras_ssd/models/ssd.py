@@ -20,7 +20,8 @@ from keras_ssd.losses import (
     SmoothL1LocalizationLoss,
     WeightedSoftmaxClassificationLoss,
 )
-from keras_ssd.models.class_weight_spec import resolve_class_weights
+from keras_ssd.losses.class_weighted_loss import anchor_class_weights
+from keras_ssd.losses.class_weights import resolve_class_weights
 from keras_ssd.models.ssd_head import SSDHead
 from keras_ssd.models.target_guard import (
     TargetGuard,
@@ -181,7 +182,8 @@ class SSD(keras.Model):
         self.max_scale = float(max_scale)
         self.anchor_scales = None if anchor_scales is None else list(anchor_scales)
         self.class_names = None if class_names is None else list(class_names)
-        self.class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
+        class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
+        self.class_weights = None if class_weights is None else list(class_weights)
         self.classification_loss = classification_loss or HardNegativeMining(
             WeightedSoftmaxClassificationLoss()
         )
@@ -306,9 +308,9 @@ class SSD(keras.Model):
 
         localization_weights = positive * targets["anchor_weights"]
         if self.weight_localization and self.class_weights is not None:
-            class_weight_table = tf.constant([0.0] + self.class_weights, tf.float32)
-            localization_weights *= tf.gather(
-                class_weight_table, tf.maximum(targets["class_targets"], 0)
+            # The classification loss' lookup; only positives matter here.
+            localization_weights *= anchor_class_weights(
+                targets["class_targets"], self._classification_loss.class_weights, 0.0, self.num_classes
             )
         box_targets, box_predictions = targets["box_targets"], y_pred["boxes"]
         if getattr(self._localization_loss, "requires_decoded_boxes", False):

@@ -1,42 +1,13 @@
-"""Tests of the private class-weighting helpers shared by the losses."""
+"""Tests of the helpers of ClassWeightedLoss (the per-anchor class-weight lookup)."""
 
 import numpy as np
 import pytest
 
-from keras_ssd.losses.class_weighting import (
+from keras_ssd.losses.class_weighted_loss import (
     anchor_class_weights,
     class_targets_to_int,
-    validate_class_weights,
     validate_non_negative_float,
 )
-
-
-def test_validate_class_weights_accepts_sequences():
-    assert validate_class_weights(None) is None
-    assert validate_class_weights([1, 2.5, 0]) == (1.0, 2.5, 0.0)
-    assert validate_class_weights((np.float32(0.5),)) == (0.5,)
-    validated = validate_class_weights(np.array([1.0, 2.0]))
-    assert validated == (1.0, 2.0) and all(type(value) is float for value in validated)
-
-
-BAD_CLASS_WEIGHTS = [
-    ("1, 2", "sequence"),
-    ({0: 1.0}, "sequence"),
-    (3.0, "sequence"),
-    ([], "empty"),
-    (np.ones((2, 2)), "1-D"),
-    ([1.0, None], r"class_weights\[1\]` must be a real number"),
-    ([True], "real number"),
-    ([1.0, -1e-9], r"class_weights\[1\]` is negative"),
-    ([float("nan")], r"class_weights\[0\]` is NaN"),
-    ([float("-inf")], "infinite"),
-]
-
-
-def test_validate_class_weights_rejects_bad_values():
-    for value, match in BAD_CLASS_WEIGHTS:
-        with pytest.raises(ValueError, match=match):
-            validate_class_weights(value)
 
 
 def test_validate_non_negative_float():
