@@ -9,38 +9,12 @@ convention is the one of `docs/conventions.md`: 0 = background, `k + 1` =
 object class `k`, -1 = ignored.
 """
 
-import math
-import numbers
-
 import keras
-import numpy as np
 from keras import ops
 
+from keras_ssd.losses.arguments import check_number
+from keras_ssd.losses.classification_loss import ClassificationLoss
 from keras_ssd.losses.class_weights import resolve_class_weights
-
-
-def validate_non_negative_float(value, name):
-    """Checks one finite, non-negative number and returns it as a float.
-
-    Args:
-        value: the number to check.
-        name: str. The argument name used in error messages.
-
-    Returns:
-        `value` as a Python float.
-
-    Raises:
-        ValueError: if `value` is not a real number, or is negative, NaN or
-            infinite.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"`{name}` must be a real number, got {type(value).__name__}: " f"{value!r}."
-        )
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"`{name}` must be finite and >= 0, got {value}.")
-    return value
 
 
 def class_targets_to_int(y_true):
@@ -97,7 +71,7 @@ def anchor_class_weights(class_targets, class_weights, background_weight, num_cl
     return ops.take(table, index, axis=0)
 
 
-class ClassWeightedLoss(keras.losses.Loss):
+class ClassWeightedLoss(ClassificationLoss):
     """Base class of the per-anchor, class-weighted classification losses.
 
     Subclasses implement `_per_anchor_loss(class_targets, logits)` returning the
@@ -116,14 +90,12 @@ class ClassWeightedLoss(keras.losses.Loss):
         name: str. Name of the loss.
     """
 
-    uses_background_logit = False
-
     def __init__(self, class_weights=None, background_weight=1.0, reduction="sum", name=None):
         # Float32 even under a mixed-precision policy: the loss is a sum over
         # thousands of anchors and float16 would overflow or lose the tail.
         super().__init__(name=name, reduction=reduction, dtype="float32")
         self._class_weights = resolve_class_weights(class_weights)
-        self.background_weight = validate_non_negative_float(background_weight, "background_weight")
+        self.background_weight = check_number(background_weight, "background_weight", low=0)
 
     @property
     def class_weights(self):

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.losses.arguments import check_number
+
 METHODS = ("inverse", "sqrt_inverse", "effective_number", "log")
 
 # ENet (Paszke et al. 2016, section 5.2): w = 1 / ln(c + p) with c = 1.02.
@@ -91,13 +93,7 @@ def compute_class_weights(
                 f"`beta` is only used by method='effective_number', got "
                 f"beta={beta} with method={method!r}."
             )
-        if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
-            raise ValueError(
-                f"`beta` must be a number in [0, 1) or None, got "
-                f"{type(beta).__name__}: {beta!r}."
-            )
-        if not 0.0 <= float(beta) < 1.0:
-            raise ValueError(f"`beta` must be in [0, 1) (beta -> 1 is 'inverse'), got {beta}.")
+        check_number(beta, "beta", low=0, high=1, high_open=True, hint="(beta -> 1 is 'inverse'.)")
 
     keys = None
     if isinstance(counts_or_dataset, tf.data.Dataset):
@@ -211,13 +207,7 @@ def _count_dataset(dataset, num_classes):
     """Counts boxes per class (class ids >= 0) over a whole dataset."""
     if num_classes is None:
         raise ValueError("`num_classes` is required to count the classes of a tf.data.Dataset.")
-    if (
-        isinstance(num_classes, (bool, np.bool_))
-        or not isinstance(num_classes, numbers.Integral)
-        or num_classes < 1
-    ):
-        raise ValueError(f"`num_classes` must be an integer >= 1, got {num_classes!r}.")
-    num_classes = int(num_classes)
+    num_classes = check_number(num_classes, "num_classes", low=1, integer=True)
 
     def add(state, element):
         counts, num_out_of_range = state

@@ -1,30 +1,16 @@
 """Hard-example mining around a per-anchor classification loss (the TF OD API's rule)."""
 
-import math
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ssd.losses.arguments import check_number
 from keras_ssd.losses.class_weighted_loss import class_targets_to_int
 from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.losses.mining import rank
 
 LOSS_TYPES = ("classification", "localization", "both")
-
-
-def _validate_optional_positive_int(value, name, zero_hint):
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"`{name}` must be None or an integer > 0, got " f"{type(value).__name__}: {value!r}."
-        )
-    if value <= 0:
-        raise ValueError(f"`{name}` must be None or > 0, got {value}. {zero_hint}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
@@ -130,47 +116,18 @@ class HardExampleMiner(MiningLoss):
         name="hard_example_miner",
     ):
         super().__init__(loss, reduction=reduction, name=name)
-        if isinstance(min_negatives_per_image, (bool, np.bool_)) or not isinstance(
-            min_negatives_per_image, numbers.Integral
-        ):
-            raise ValueError(
-                f"`min_negatives_per_image` must be an integer >= 0, got "
-                f"{type(min_negatives_per_image).__name__}: {min_negatives_per_image!r}."
-            )
-        if min_negatives_per_image < 0:
-            raise ValueError(f"`min_negatives_per_image` must be >= 0, got {min_negatives_per_image}.")
-        num_hard_examples = _validate_optional_positive_int(
-            num_hard_examples,
-            "num_hard_examples",
-            "TF OD API's `num_hard_examples: 0` (select every anchor) is None here.",
+        min_negatives_per_image = check_number(
+            min_negatives_per_image, "min_negatives_per_image", low=0, integer=True
         )
-        if max_negatives_per_positive is not None:
-            if isinstance(max_negatives_per_positive, (bool, np.bool_)) or not isinstance(
-                max_negatives_per_positive, numbers.Real
-            ):
-                raise ValueError(
-                    f"`max_negatives_per_positive` must be None or a number > 0, got "
-                    f"{type(max_negatives_per_positive).__name__}: "
-                    f"{max_negatives_per_positive!r}."
-                )
-            if (
-                not math.isfinite(float(max_negatives_per_positive))
-                or float(max_negatives_per_positive) <= 0
-            ):
-                raise ValueError(
-                    f"`max_negatives_per_positive` must be None or finite and > 0, got "
-                    f"{max_negatives_per_positive}. TF OD API's "
-                    f"`max_negatives_per_positive: 0` (no ratio) is None here."
-                )
-            max_negatives_per_positive = float(max_negatives_per_positive)
-        if iou_threshold is not None:
-            if isinstance(iou_threshold, (bool, np.bool_)) or not isinstance(
-                iou_threshold, numbers.Real
-            ) or not 0.0 < float(iou_threshold) <= 1.0:
-                raise ValueError(
-                    f"`iou_threshold` must be None or a number in (0, 1], got {iou_threshold!r}."
-                )
-            iou_threshold = float(iou_threshold)
+        num_hard_examples = check_number(
+            num_hard_examples, "num_hard_examples", low=0, low_open=True, integer=True, optional=True,
+            hint="TF OD API's `num_hard_examples: 0` (select every anchor) is None here.",
+        )
+        max_negatives_per_positive = check_number(
+            max_negatives_per_positive, "max_negatives_per_positive", low=0, low_open=True,
+            optional=True, hint="TF OD API's `max_negatives_per_positive: 0` (no ratio) is None here.",
+        )
+        iou_threshold = check_number(iou_threshold, "iou_threshold", low=0, high=1, low_open=True, optional=True)
         if loss_type not in LOSS_TYPES:
             raise ValueError(
                 f"`loss_type` must be one of {LOSS_TYPES}, got {loss_type!r} "
@@ -189,12 +146,12 @@ class HardExampleMiner(MiningLoss):
         self.loss_type = loss_type
 
     @property
-    def requires_decoded_boxes(self):
+    def needs_predicted_boxes(self):
         """Whether `y_pred` must carry the decoded predicted boxes (NMS)."""
         return self.iou_threshold is not None
 
     @property
-    def requires_localization_losses(self):
+    def needs_localization_losses(self):
         """Whether `y_pred` must carry the per-anchor localization losses."""
         return self.loss_type != "classification"
 
@@ -215,8 +172,8 @@ class HardExampleMiner(MiningLoss):
         """
         extras = y_pred if isinstance(y_pred, dict) else {"logits": y_pred}
         for key, needed in (
-            ("boxes", self.requires_decoded_boxes),
-            ("localization", self.requires_localization_losses),
+            ("boxes", self.needs_predicted_boxes),
+            ("localization", self.needs_localization_losses),
         ):
             if needed and key not in extras:
                 raise ValueError(

@@ -1,13 +1,11 @@
 """Hard-negative mining around a per-anchor classification loss (the SSD paper's rule)."""
 
-import math
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ssd.losses.arguments import check_number
 from keras_ssd.losses.class_weighted_loss import class_targets_to_int
 from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.losses.mining import rank
@@ -111,24 +109,8 @@ class HardNegativeMining(MiningLoss):
                 )
             raise TypeError(f"HardNegativeMining got an unexpected argument {argument!r}.")
         super().__init__(loss, reduction=reduction, name=name)
-        if isinstance(negative_ratio, (bool, np.bool_)) or not isinstance(
-            negative_ratio, numbers.Real
-        ):
-            raise ValueError(
-                f"`negative_ratio` must be a number >= 0, got "
-                f"{type(negative_ratio).__name__}: {negative_ratio!r}."
-            )
-        if not math.isfinite(float(negative_ratio)) or float(negative_ratio) < 0:
-            raise ValueError(f"`negative_ratio` must be finite and >= 0, got {negative_ratio}.")
-        if isinstance(min_negatives, (bool, np.bool_)) or not isinstance(min_negatives, numbers.Integral):
-            raise ValueError(
-                f"`min_negatives` must be an integer >= 0, got "
-                f"{type(min_negatives).__name__}: {min_negatives!r}."
-            )
-        if min_negatives < 0:
-            raise ValueError(f"`min_negatives` must be >= 0, got {min_negatives}.")
-        self.negative_ratio = float(negative_ratio)
-        self.min_negatives = int(min_negatives)
+        self.negative_ratio = check_number(negative_ratio, "negative_ratio", low=0)
+        self.min_negatives = check_number(min_negatives, "min_negatives", low=0, integer=True)
 
     def call(self, y_true, y_pred):
         """Inner per-anchor loss with the unmined anchors set to 0.

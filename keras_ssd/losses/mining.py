@@ -8,6 +8,8 @@ class weights and background logit, and rank anchors by their loss.
 import keras
 import tensorflow as tf
 
+from keras_ssd.losses.classification_loss import ClassificationLoss
+
 
 def rank(order):
     """Inverse permutation of each row of `order`: the rank of every anchor.
@@ -28,7 +30,7 @@ def rank(order):
     return tf.scatter_nd(tf.stack([rows, order], axis=-1), positions, tf.shape(order))
 
 
-class MiningLoss(keras.losses.Loss):
+class MiningLoss(ClassificationLoss):
     """Base class of the miners: a loss that keeps some anchors of an inner loss.
 
     Only the inner loss' `call` is used (its own `reduction` is ignored); the

@@ -22,6 +22,8 @@ from keras_ssd.losses import (
 )
 from keras_ssd.losses.class_weighted_loss import anchor_class_weights
 from keras_ssd.losses.class_weights import resolve_class_weights
+from keras_ssd.losses.classification_loss import ClassificationLoss
+from keras_ssd.losses.localization_loss import LocalizationLoss
 from keras_ssd.models.ssd_head import SSDHead
 from keras_ssd.models.target_guard import (
     TargetGuard,
@@ -169,6 +171,15 @@ class SSD(keras.Model):
             raise ValueError(f"localization_weight must be >= 0, got {localization_weight}.")
         classification_loss = _deserialize(classification_loss)
         localization_loss = _deserialize(localization_loss)
+        for value, base, argument in (
+            (classification_loss, ClassificationLoss, "classification_loss"),
+            (localization_loss, LocalizationLoss, "localization_loss"),
+        ):
+            if value is not None and not isinstance(value, base):
+                raise TypeError(
+                    f"{argument} must be a keras_ssd.losses.{base.__name__} (the contract in "
+                    f"docs/conventions.md, 'The loss contract'), got {type(value).__name__}."
+                )
         backbone = _deserialize(backbone)
 
         self.num_classes = num_classes
@@ -199,7 +210,6 @@ class SSD(keras.Model):
         self.max_detections = int(max_detections)
 
         self._classification_loss = self._prepare_classification_loss()
-        self._localization_loss = self._clone_loss(self.localization_loss, reduction="none")
         self.uses_background_logit = bool(self._classification_loss.uses_background_logit)
 
         self.feature_extractor = build_feature_extractor(
@@ -250,12 +260,8 @@ class SSD(keras.Model):
         self._predict_network = _Untracked(function=None)
         self.build((None, self.image_size, self.image_size, 3))
 
-    @staticmethod
-    def _clone_loss(loss, **overrides):
-        return loss.__class__.from_config({**loss.get_config(), **overrides})
-
     def _prepare_classification_loss(self):
-        """The classification loss with the model's class weights, reducing nothing."""
+        """The classification loss with the model's class weights."""
         loss = self.classification_loss
         if self.class_weights is not None:
             if loss.class_weights is not None:
@@ -269,7 +275,7 @@ class SSD(keras.Model):
                 f"The classification loss has {len(loss.class_weights)} class weights but "
                 f"num_classes={self.num_classes}."
             )
-        return self._clone_loss(loss, reduction="none")
+        return loss
 
     def build(self, input_shape):
         feature_shapes = [tuple(output.shape) for output in self.feature_extractor.outputs]
@@ -313,18 +319,16 @@ class SSD(keras.Model):
                 targets["class_targets"], self._classification_loss.class_weights, 0.0, self.num_classes
             )
         box_targets, box_predictions = targets["box_targets"], y_pred["boxes"]
-        if getattr(self._localization_loss, "requires_decoded_boxes", False):
+        if self.localization_loss.compares_decoded_boxes:
             # IoU-family losses compare boxes, not centre-size deltas.
             box_targets = self.decoder.box_coder.decode(box_targets, self.anchors)
             box_predictions = self.decoder.box_coder.decode(box_predictions, self.anchors)
-        localization = self._localization_loss(
-            box_targets, box_predictions, sample_weight=localization_weights
-        )
-        classification = self._classification_loss(
-            targets["class_targets"],
-            self._classification_inputs(y_pred, localization),
-            sample_weight=targets["anchor_weights"],
-        )
+        # The loss contract: `call` gives per-anchor losses; the weighting and
+        # the reduction are the model's.
+        localization = self.localization_loss.call(box_targets, box_predictions) * localization_weights
+        classification = self._classification_loss.call(
+            targets["class_targets"], self._classification_inputs(y_pred, localization)
+        ) * targets["anchor_weights"]
         classification, localization = self._normalize(classification, localization, positive)
         total = classification + self.localization_weight * localization
         if self.losses:
@@ -338,8 +342,8 @@ class SSD(keras.Model):
     def _classification_inputs(self, y_pred, localization):
         """Logits, or the dict a TF OD API-style miner needs (boxes for its NMS)."""
         loss = self._classification_loss
-        needs_boxes = getattr(loss, "requires_decoded_boxes", False)
-        needs_localization = getattr(loss, "requires_localization_losses", False)
+        needs_boxes = loss.needs_predicted_boxes
+        needs_localization = loss.needs_localization_losses
         if not (needs_boxes or needs_localization):
             return y_pred["classes"]
         inputs = {"logits": y_pred["classes"]}

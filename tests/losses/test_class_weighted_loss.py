@@ -6,15 +6,7 @@ import pytest
 from keras_ssd.losses.class_weighted_loss import (
     anchor_class_weights,
     class_targets_to_int,
-    validate_non_negative_float,
 )
-
-
-def test_validate_non_negative_float():
-    assert validate_non_negative_float(2, "w") == 2.0
-    for value in [-1.0, float("nan"), float("inf"), "1", None]:
-        with pytest.raises(ValueError, match="`w`"):
-            validate_non_negative_float(value, "w")
 
 
 def test_anchor_class_weights_lookup():

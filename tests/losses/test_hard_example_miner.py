@@ -273,7 +273,7 @@ def test_nms_keeps_the_harder_of_two_overlapping_negatives():
         miner = HardExampleMiner(
             WeightedSoftmaxClassificationLoss(), num_hard_examples=10, iou_threshold=threshold
         )
-        assert miner.requires_decoded_boxes
+        assert miner.needs_predicted_boxes
         mined = np.asarray(miner.call(y_true, {"logits": y_pred, "boxes": boxes}))
         np.testing.assert_allclose(mined[0], np.where(expected_kept, losses[0], 0.0), rtol=1e-6)
 

@@ -84,7 +84,7 @@ def test_hand_cases():
     )
     weighted = IoULocalizationLoss()(y_true, y_pred, sample_weight=np.array([[2.0, 0.0, 1.0, 5.0]]))
     np.testing.assert_allclose(float(weighted), 2 * giou[0] + giou[2], rtol=1e-5)
-    assert IoULocalizationLoss.requires_decoded_boxes is True
+    assert IoULocalizationLoss.compares_decoded_boxes is True
     assert IoULocalizationLoss().mode == "giou"
 
 

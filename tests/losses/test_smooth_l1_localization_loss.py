@@ -47,7 +47,7 @@ def test_hand_case():
     )
     weighted = SmoothL1LocalizationLoss()(y_true, y_pred, sample_weight=np.array([[2.0, 0.0]]))
     np.testing.assert_allclose(float(weighted), 4.25, rtol=1e-6)
-    assert SmoothL1LocalizationLoss.requires_decoded_boxes is False
+    assert SmoothL1LocalizationLoss.compares_decoded_boxes is False
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -248,6 +248,13 @@ def test_bad_arguments(kwargs, message):
         SSD(num_classes=3, **{**tiny(), **kwargs})
 
 
+def test_losses_outside_the_loss_contract_are_refused():
+    with pytest.raises(TypeError, match="classification_loss must be a keras_ssd.losses.ClassificationLoss"):
+        SSD(num_classes=3, classification_loss=keras.losses.CategoricalCrossentropy(), **tiny())
+    with pytest.raises(TypeError, match="localization_loss must be a keras_ssd.losses.LocalizationLoss"):
+        SSD(num_classes=3, localization_loss=keras.losses.Huber(), **tiny())
+
+
 def test_bad_num_classes():
     with pytest.raises(ValueError, match="num_classes must be a positive int"):
         SSD(num_classes=0, **tiny())
