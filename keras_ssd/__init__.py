@@ -7,10 +7,17 @@ does not import TensorFlow.
 
 import importlib as _importlib
 import os as _os
+from typing import TYPE_CHECKING
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_ssd.version import __version__  # noqa: E402
+
+if TYPE_CHECKING:  # for static analysis (type checkers, the API docs); never run
+    from keras_ssd import losses
+    from keras_ssd.anchors.anchor_generator import AnchorGenerator
+    from keras_ssd.losses.class_weights import compute_class_weights
+    from keras_ssd.models.ssd import SSD
 
 # public name -> (module, attribute); attribute None means the module itself.
 _LAZY = {

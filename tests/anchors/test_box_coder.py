@@ -29,8 +29,3 @@ def test_bad_variances():
         BoxCoder([0.1, 0.1, 0.2])
     with pytest.raises(ValueError, match="four positive"):
         BoxCoder([0.1, 0.1, 0.2, 0.0])
-
-
-def test_config_round_trip():
-    coder = BoxCoder([0.1, 0.2, 0.3, 0.4])
-    assert BoxCoder.from_config(coder.get_config()).variances == [0.1, 0.2, 0.3, 0.4]

@@ -1,11 +1,8 @@
 """Tests of check_number, the one argument check of the losses."""
 
-import doctest
-
 import numpy as np
 import pytest
 
-from keras_ssd.losses import arguments
 from keras_ssd.losses.arguments import check_number
 
 
@@ -39,7 +36,3 @@ def test_bad_values_name_the_argument_and_what_is_accepted(value, kwargs, messag
     with pytest.raises(ValueError) as error:
         check_number(value, "w", **kwargs)
     assert str(error.value) == message
-
-
-def test_docstring_example():
-    assert doctest.testmod(arguments).failed == 0

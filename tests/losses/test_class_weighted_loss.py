@@ -1,7 +1,6 @@
 """Tests of the helpers of ClassWeightedLoss (the per-anchor class-weight lookup)."""
 
 import numpy as np
-import pytest
 
 from keras_ssd.losses.class_weighted_loss import (
     anchor_class_weights,

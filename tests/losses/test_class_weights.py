@@ -1,6 +1,5 @@
 """Tests of compute_class_weights with hand-computed values, and of resolve_class_weights."""
 
-import doctest
 import math
 import warnings
 
@@ -9,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 from keras_ssd.losses import WeightedSigmoidClassificationLoss, compute_class_weights
-from keras_ssd.losses import class_weights as module
 from keras_ssd.losses.class_weights import resolve_class_weights
 
 
@@ -166,10 +164,6 @@ def test_bad_inputs():
     for args, kwargs, match in BAD_ARGUMENTS:
         with pytest.raises(ValueError, match=match):
             compute_class_weights(*args, **kwargs)
-
-
-def test_docstring_example():
-    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_effective_number_with_single_box_classes_has_no_numeric_warning():

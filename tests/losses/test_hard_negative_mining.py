@@ -1,8 +1,5 @@
 """Tests of HardNegativeMining against a NumPy reference of the SSD rule."""
 
-import doctest
-import inspect
-import json
 import math
 
 import keras
@@ -16,7 +13,6 @@ from keras_ssd.losses import (
     WeightedSigmoidClassificationLoss,
     WeightedSoftmaxClassificationLoss,
 )
-from keras_ssd.losses import hard_negative_mining as module
 from tests.losses.mining_cases import random_case
 from tests.losses.mining_cases import softplus
 
@@ -200,33 +196,6 @@ def test_mixed_precision_and_jit():
     )
 
 
-def test_config_round_trip_keeps_every_argument_and_numbers():
-    mining = HardNegativeMining(
-        SigmoidFocalClassificationLoss(gamma=1.0, class_weights=[1.0, 2.0, 0.5]),
-        negative_ratio=2.5,
-        min_negatives=4,
-        reduction="none",
-        name="mined",
-    )
-    config = mining.get_config()
-    for argument, parameter in inspect.signature(HardNegativeMining.__init__).parameters.items():
-        if argument != "self" and parameter.kind is not parameter.VAR_KEYWORD:
-            assert argument in config, argument
-    assert isinstance(config["loss"], dict)
-    json.dumps(config)
-    revived = HardNegativeMining.from_config(json.loads(json.dumps(config)))
-    assert revived.get_config() == config
-    assert isinstance(revived.loss, SigmoidFocalClassificationLoss) and revived.loss.gamma == 1.0
-    y_true, logits, sample_weight = random_case(5)
-    logits = logits[..., 1:]
-    expected = np.asarray(mining(y_true, logits, sample_weight))
-    assert np.array_equal(np.asarray(revived(y_true, logits, sample_weight)), expected)
-    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(mining)))
-    deserialized = keras.saving.deserialize_keras_object(serialized)
-    assert type(deserialized) is HardNegativeMining
-    assert np.array_equal(np.asarray(deserialized(y_true, logits, sample_weight)), expected)
-
-
 BAD_ARGUMENTS = [
     ({"loss": "softmax"}, "keras.losses.Loss"),
     ({"negative_ratio": -1.0}, "negative_ratio"),
@@ -243,10 +212,6 @@ def test_bad_arguments():
         arguments = {"loss": WeightedSoftmaxClassificationLoss(), **kwargs}
         with pytest.raises(ValueError, match=match):
             HardNegativeMining(**arguments)
-
-
-def test_docstring_example():
-    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 @pytest.mark.parametrize("argument", ["num_hard_examples", "max_negatives_per_positive", "iou_threshold"])
