@@ -12,8 +12,9 @@ from keras_ssd.anchors.target_assigner import TargetAssigner
 from keras_ssd.backbones.feature_extractor import build_feature_extractor
 from keras_ssd.data.validation import (
     assert_valid_targets,
+    check_in_memory_targets,
     count_target_problems,
-    validate_boxes,
+    with_target_checks,
 )
 from keras_ssd.losses import (
     HardNegativeMining,
@@ -24,6 +25,9 @@ from keras_ssd.losses.class_weighted_loss import anchor_class_weights
 from keras_ssd.losses.class_weights import resolve_class_weights
 from keras_ssd.losses.classification_loss import ClassificationLoss
 from keras_ssd.losses.localization_loss import LocalizationLoss
+from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
+from keras_ssd.models.loss_normalization import normalize_losses
+from keras_ssd.models.loss_normalization import num_replicas
 from keras_ssd.models.ssd_head import SSDHead
 from keras_ssd.models.target_guard import (
     TargetGuard,
@@ -31,9 +35,6 @@ from keras_ssd.models.target_guard import (
     raise_for_target_problems,
 )
 from keras_ssd.postprocess.detection_decoder import DetectionDecoder
-
-LOSS_NORMALIZATIONS = ("num_positives", "per_image")
-
 
 def default_aspect_ratios(num_feature_maps):
     """SSD300's pattern: {2} on the first and the last two maps, {2, 3} between."""
@@ -50,16 +51,13 @@ def _deserialize(value):
     return value
 
 
-def _num_replicas():
-    return tf.distribute.get_strategy().num_replicas_in_sync
+def _per_anchor(loss, y_true, y_pred):
+    """`loss.call`, kept out of AutoGraph as Keras keeps `Loss.__call__` out of it.
 
-
-def _sum_over_replicas(value):
-    """Sums a per-replica value over all replicas (identity outside a strategy)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+    The losses branch in Python on static shapes only; AutoGraph would convert
+    their methods inside a user's `tf.function` and fail on them.
+    """
+    return tf.autograph.experimental.do_not_convert(loss.call)(y_true, y_pred)
 
 
 class _Untracked:
@@ -232,9 +230,11 @@ class SSD(keras.Model):
             max_scale=self.max_scale,
         )
         self.anchors = self.anchor_generator()
+        # One box coder: targets are encoded and, for IoU losses, decoded with it.
+        self.box_coder = BoxCoder(self.variances)
         self.target_assigner = TargetAssigner(
             self.anchors,
-            BoxCoder(self.variances),
+            self.box_coder,
             positive_threshold=self.positive_threshold,
             negative_threshold=negative_threshold,
         )
@@ -321,19 +321,21 @@ class SSD(keras.Model):
         box_targets, box_predictions = targets["box_targets"], y_pred["boxes"]
         if self.localization_loss.compares_decoded_boxes:
             # IoU-family losses compare boxes, not centre-size deltas.
-            box_targets = self.decoder.box_coder.decode(box_targets, self.anchors)
-            box_predictions = self.decoder.box_coder.decode(box_predictions, self.anchors)
+            box_targets = self.box_coder.decode(box_targets, self.anchors)
+            box_predictions = self.box_coder.decode(box_predictions, self.anchors)
         # The loss contract: `call` gives per-anchor losses; the weighting and
         # the reduction are the model's.
-        localization = self.localization_loss.call(box_targets, box_predictions) * localization_weights
-        classification = self._classification_loss.call(
-            targets["class_targets"], self._classification_inputs(y_pred, localization)
+        localization = _per_anchor(self.localization_loss, box_targets, box_predictions) * localization_weights
+        classification = _per_anchor(
+            self._classification_loss, targets["class_targets"], self._classification_inputs(y_pred, localization)
         ) * targets["anchor_weights"]
-        classification, localization = self._normalize(classification, localization, positive)
+        classification, localization = normalize_losses(
+            classification, localization, positive, self.loss_normalization
+        )
         total = classification + self.localization_weight * localization
         if self.losses:
-            total += tf.add_n(self.losses) / _num_replicas()
-        replicas = tf.cast(_num_replicas(), tf.float32)
+            total += tf.add_n(self.losses) / num_replicas()
+        replicas = tf.cast(num_replicas(), tf.float32)
         self.classification_loss_tracker.update_state(classification * replicas)
         self.localization_loss_tracker.update_state(localization * replicas)
         # tf.where passes no gradient to the NaN branch: the weights stay finite.
@@ -348,26 +350,10 @@ class SSD(keras.Model):
             return y_pred["classes"]
         inputs = {"logits": y_pred["classes"]}
         if needs_boxes:
-            inputs["boxes"] = self.decoder.box_coder.decode(y_pred["boxes"], self.anchors)
+            inputs["boxes"] = self.box_coder.decode(y_pred["boxes"], self.anchors)
         if needs_localization:
             inputs["localization"] = localization
         return inputs
-
-    def _normalize(self, classification, localization, positive):
-        """Reduces `[batch, anchors]` losses to per-replica scalars."""
-        if self.loss_normalization == "per_image":
-            per_image_positives = tf.maximum(tf.reduce_sum(positive, axis=1), 1.0)
-            # Summed, not local size × replicas: a last batch of 3 splits 2 + 1.
-            global_batch = _sum_over_replicas(tf.cast(tf.shape(positive)[0], tf.float32))
-            return tuple(
-                tf.reduce_sum(tf.reduce_sum(loss, axis=1) / per_image_positives) / global_batch
-                for loss in (classification, localization)
-            )
-        num_positives = tf.maximum(_sum_over_replicas(tf.reduce_sum(positive)), 1.0)
-        return (
-            tf.reduce_sum(classification) / num_positives,
-            tf.reduce_sum(localization) / num_positives,
-        )
 
     def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None, **kwargs):
         """`keras.Model.fit` with the ground truth checked.
@@ -377,23 +363,23 @@ class SSD(keras.Model):
         XLA-compiled); anything else stops with a `ValueError` after the first
         batch whose targets are bad (`TargetGuard`).
         """
-        self._validate_in_memory_targets(y)
+        check_in_memory_targets(y, self.num_classes, self.class_names)
         if isinstance(validation_data, tuple) and len(validation_data) >= 2:
-            self._validate_in_memory_targets(validation_data[1])
+            check_in_memory_targets(validation_data[1], self.num_classes, self.class_names)
         return super().fit(
-            self._with_target_checks(x),
+            with_target_checks(x, self.num_classes),
             y,
             *args,
-            validation_data=self._with_target_checks(validation_data),
+            validation_data=with_target_checks(validation_data, self.num_classes),
             callbacks=self._with_target_guard(callbacks),
             **kwargs,
         )
 
     def evaluate(self, x=None, y=None, *args, callbacks=None, **kwargs):
         """`keras.Model.evaluate` with the ground truth checked as in `fit`."""
-        self._validate_in_memory_targets(y)
+        check_in_memory_targets(y, self.num_classes, self.class_names)
         return super().evaluate(
-            self._with_target_checks(x), y, *args, callbacks=self._with_target_guard(callbacks),
+            with_target_checks(x, self.num_classes), y, *args, callbacks=self._with_target_guard(callbacks),
             **kwargs,
         )
 
@@ -419,51 +405,6 @@ class SSD(keras.Model):
             callbacks.append(guard)
             return callbacks
         return [*callbacks, guard]
-
-    def _with_target_checks(self, data):
-        """Maps a dataset of `(images, targets, ...)` through `assert_valid_targets`."""
-        if not isinstance(data, tf.data.Dataset):
-            return data
-        spec = data.element_spec
-        if not (
-            isinstance(spec, tuple)
-            and len(spec) >= 2
-            and isinstance(spec[1], dict)
-            and {"boxes", "classes"} <= set(spec[1])
-        ):
-            return data
-
-        def check(*batch):
-            targets = dict(batch[1])
-            asserts = assert_valid_targets(targets["boxes"], targets["classes"], self.num_classes)
-            with tf.control_dependencies(asserts):
-                targets["classes"] = tf.identity(targets["classes"])
-            return (batch[0], targets, *batch[2:])
-
-        return data.map(check)
-
-    def _validate_in_memory_targets(self, y):
-        # Datasets are checked in-graph by `_check_ground_truth`; arrays get the
-        # friendlier ValueError naming the image and the box.
-        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
-            return
-        if not all(isinstance(y[key], np.ndarray) for key in ("boxes", "classes")):
-            return
-        boxes, classes = y["boxes"], y["classes"]
-        keep = classes != -1
-        try:
-            validate_boxes(boxes[keep], classes[keep], self.num_classes, class_names=self.class_names)
-        except ValueError:
-            # Checked all at once; on a failure, name the first failing image.
-            for image_index in np.flatnonzero(keep.any(axis=-1)):
-                validate_boxes(
-                    boxes[image_index][keep[image_index]],
-                    classes[image_index][keep[image_index]],
-                    self.num_classes,
-                    source=f"targets of image {image_index}",
-                    class_names=self.class_names,
-                )
-            raise
 
     def make_predict_function(self, force=False):
         """Keras' predict function, with only the network inside XLA.
