@@ -16,17 +16,8 @@ def _bounds_text(low, high, low_open, high_open):
     return ""
 
 
-def check_number(
-    value,
-    name,
-    low=None,
-    high=None,
-    low_open=False,
-    high_open=False,
-    integer=False,
-    optional=False,
-    hint="",
-):
+def check_number(value, name, low=None, high=None, low_open=False, high_open=False, integer=False,
+                 optional=False, hint=""):
     """Checks one numeric argument and returns it as a Python `float` (or `int`).
 
     Args:

@@ -103,15 +103,7 @@ class ClassWeightedLoss(ClassificationLoss):
         return self._class_weights
 
     def with_class_weights(self, class_weights):
-        """Returns a new loss equal to this one but with other class weights.
-
-        Args:
-            class_weights: `None` or a sequence of `num_classes` non-negative
-                finite floats.
-
-        Returns:
-            A new loss of the same class; `self` is not modified.
-        """
+        """A new loss of the same class with other class weights (see `ClassificationLoss`)."""
         config = self.get_config()
         validated = resolve_class_weights(class_weights)
         config["class_weights"] = None if validated is None else list(validated)

@@ -70,15 +70,8 @@ class HardExampleMiner(MiningLoss):
             Defaults to `"sum"`.
         name: str. Name of the loss. Defaults to `"hard_example_miner"`.
 
-    Call arguments:
-        y_true: tensor `[batch, num_anchors]` of class targets: 0 = background,
-            `k + 1` = object class `k`, -1 = ignored.
-        y_pred: logits, or the dict described in `call`.
-        sample_weight: optional per-anchor weights `[batch, num_anchors]`.
-
-    Returns:
-        `call` returns the inner per-anchor loss `[batch, num_anchors]` with
-        every anchor that is not kept set to 0.
+    Call arguments and returns: as `HardNegativeMining`, except that `y_pred`
+    may be the dict described in `call`.
 
     Raises:
         ValueError: if `loss` is not a Keras loss, `num_hard_examples` is not
@@ -90,18 +83,15 @@ class HardExampleMiner(MiningLoss):
 
     Example:
 
-    With one hard example per image the positive, whose loss (ln 2) is
-    smaller than the hardest negative's, is dropped:
+    With one hard example per image only the hardest negative is kept; the
+    positive, whose loss (ln 2) is smaller, is dropped:
 
     >>> import numpy as np
     >>> from keras_ssd.losses import WeightedSoftmaxClassificationLoss
-    >>> miner = HardExampleMiner(
-    ...     WeightedSoftmaxClassificationLoss(), num_hard_examples=1)
-    >>> y_true = np.array([[1, 0, 0, -1]])
-    >>> y_pred = np.array([[[0.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 9.0]]],
-    ...                   "float32")
-    >>> np.asarray(miner.call(y_true, y_pred), "float64").round(4).tolist()
-    [[0.0, 2.1269, 0.0, 0.0]]
+    >>> logits = np.array([[[0.0, 3.0], [0.0, 0.0], [3.0, 0.0]]], "float32")
+    >>> miner = HardExampleMiner(WeightedSoftmaxClassificationLoss(), num_hard_examples=1)
+    >>> np.asarray(miner.call(np.array([[0, 1, 0]]), logits), "float64").round(4).tolist()
+    [[3.0486, 0.0, 0.0]]
     """
 
     def __init__(

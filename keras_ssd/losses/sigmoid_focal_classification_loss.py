@@ -48,16 +48,8 @@ class SigmoidFocalClassificationLoss(ClassWeightedLoss):
         name: str. Name of the loss. Defaults to
             `"sigmoid_focal_classification_loss"`.
 
-    Call arguments:
-        y_true: tensor `[batch, num_anchors]` of class targets: 0 = background,
-            `k + 1` = object class `k`, -1 = ignored.
-        y_pred: logits `[batch, num_anchors, num_classes]` (no background
-            column).
-        sample_weight: optional per-anchor weights `[batch, num_anchors]`.
-
-    Returns:
-        `call` returns the class-weighted per-anchor loss `[batch, num_anchors]`;
-        `__call__` multiplies by `sample_weight` and applies `reduction`.
+    Call arguments and returns: as `WeightedSigmoidClassificationLoss` (logits
+    `[batch, num_anchors, num_classes]`, no background column).
 
     Raises:
         ValueError: if `gamma < 0`, `alpha` is outside `[0, 1]`,
