@@ -2,7 +2,9 @@
 
 The top-level names are imported on first use (PEP 562), so that importing a
 light module of the package (the `keras-ssd` command line, `keras_ssd.version`)
-does not import TensorFlow.
+does not import TensorFlow. `import keras_ssd` alone therefore registers no
+class with Keras: import `keras_ssd.SSD` (or `from keras_ssd import SSD`) before
+`keras.saving.load_model` reads a saved SSD.
 """
 
 import importlib as _importlib

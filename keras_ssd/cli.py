@@ -198,6 +198,7 @@ def _add_evaluate_arguments(parser):
 def _run_evaluate(args):
     import keras
 
+    import keras_ssd.models.ssd  # noqa: F401  registers SSD and its parts for load_model
     from keras_ssd.data.sources import load_examples
     from keras_ssd.metrics.example_evaluation import evaluate_examples
 
