@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_ssd.losses import (  # noqa: E402
+    HardExampleMiner,
     HardNegativeMining,
     IoULocalizationLoss,
     SigmoidFocalClassificationLoss,
@@ -75,7 +76,7 @@ def classification_losses():
         ("softmax + mining", HardNegativeMining(softmax)),
         (
             "softmax + TF OD mining",
-            HardNegativeMining(softmax, num_hard_examples=3000, max_negatives_per_positive=3),
+            HardExampleMiner(softmax, num_hard_examples=3000, max_negatives_per_positive=3),
         ),
         ("sigmoid", sigmoid),
         ("sigmoid + mining", HardNegativeMining(sigmoid)),

@@ -1,6 +1,7 @@
 """The `keras-ssd` command line: thin argument parsing over the library."""
 
 import argparse
+import copy
 import os
 import sys
 
@@ -10,6 +11,10 @@ ARCHITECTURES = (
     "ssd_mobilenet_v2", "ssd300_vgg16", "ssd512_vgg16", "ssdlite320_mobilenet_v2",
     "ssd640_resnet50_fpn",
 )
+
+# losses.class_weights.CLASS_WEIGHT_ALIASES, named here without importing TensorFlow
+# (a test checks that the two agree).
+CLASS_WEIGHT_ALIASES = ("balanced", "effective")
 
 DATA_HELP = (
     "A Pascal VOC folder (or a flat folder of LabelImg .xml files and images), a COCO .json, "
@@ -87,8 +92,6 @@ def check_output(command, path, kind="dir"):
 
 def _class_weight_choice(text):
     """Checks the form of --class-weights at parse time (names are checked against the data)."""
-    from keras_ssd.models.class_weight_spec import CLASS_WEIGHT_ALIASES
-
     methods = ("none", "inverse", "sqrt_inverse", "effective_number", "log", *CLASS_WEIGHT_ALIASES)
     if text in methods:
         return text
@@ -104,8 +107,6 @@ def _class_weight_choice(text):
 
 
 def _add_train_arguments(parser):
-    from keras_ssd.models.class_weight_spec import CLASS_WEIGHT_ALIASES
-
     add_data_arguments(parser, default="synthetic_shapes")
     parser.add_argument("--val-data", default=None, metavar="DATA",
                         help="Validation data (any form of --data, read with the same options; "
@@ -428,12 +429,40 @@ COMMANDS = {
 }
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default in `--help`, unless its help text already states it.
+
+    Options without a help text get one that is only their default; `None` and `False`
+    defaults (optional paths, switches) are not shown.
+    """
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        if ("default" in help_text or not action.option_strings
+                or action.default is argparse.SUPPRESS or action.default is None
+                or action.default is False):
+            return help_text
+        return f"{help_text} (default: %(default)s)".lstrip()
+
+    def _format_action(self, action):
+        # argparse prints no help column for an option without help text.
+        if action.help is None:
+            action = copy.copy(action)
+            action.help = self._get_help_string(action) or None
+        return super()._format_action(action)
+
+
 def build_parser():
     """Returns the `keras-ssd` argument parser."""
-    parser = argparse.ArgumentParser(prog="keras-ssd", description=__doc__)
+    from keras_ssd.version import __version__
+
+    parser = argparse.ArgumentParser(prog="keras-ssd", description=__doc__,
+                                     formatter_class=_DefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
-        add_arguments(commands.add_parser(name, help=help_text))
+        add_arguments(commands.add_parser(name, help=help_text, description=help_text,
+                                          formatter_class=_DefaultsHelpFormatter))
     return parser
 
 

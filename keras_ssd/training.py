@@ -19,7 +19,7 @@ from keras_ssd.losses import HardNegativeMining
 from keras_ssd.losses import SigmoidFocalClassificationLoss
 from keras_ssd.losses import WeightedSigmoidClassificationLoss
 from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
-from keras_ssd.models.class_weight_spec import class_weights_from_spec
+from keras_ssd.losses.class_weights import class_weights_from_spec
 from keras_ssd.models.ssd import SSD
 from keras_ssd.training_checkpoint import TrainingCheckpoint
 from keras_ssd.training_devices import make_strategy

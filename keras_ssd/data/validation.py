@@ -241,3 +241,73 @@ def assert_valid_targets(boxes, classes, num_classes):
             [f"Ground-truth {messages[2]}; first offending box:", tf.boolean_mask(boxes, unordered)[:1]],
         ),
     ]
+
+
+def with_target_checks(data, num_classes):
+    """Maps a dataset of `(images, targets, ...)` batches through `assert_valid_targets`.
+
+    tf.data is never XLA-compiled, so the asserts stay in.
+
+    Args:
+        data: a `tf.data.Dataset` of `(images, {"boxes", "classes", ...}, ...)`;
+            anything else is returned as it is.
+        num_classes: int. Number of object classes.
+
+    Returns:
+        The dataset whose targets are checked when it is iterated, or `data`.
+    """
+    if not isinstance(data, tf.data.Dataset):
+        return data
+    spec = data.element_spec
+    if not (
+        isinstance(spec, tuple)
+        and len(spec) >= 2
+        and isinstance(spec[1], dict)
+        and {"boxes", "classes"} <= set(spec[1])
+    ):
+        return data
+
+    def check(*batch):
+        targets = dict(batch[1])
+        asserts = assert_valid_targets(targets["boxes"], targets["classes"], num_classes)
+        with tf.control_dependencies(asserts):
+            targets["classes"] = tf.identity(targets["classes"])
+        return (batch[0], targets, *batch[2:])
+
+    return data.map(check)
+
+
+def check_in_memory_targets(y, num_classes, class_names=None):
+    """Checks in-memory NumPy targets of `SSD.fit`, naming the first bad image and box.
+
+    Datasets are checked in-graph by `with_target_checks`; arrays get this
+    friendlier `ValueError`. Anything but a dict of NumPy `boxes` and `classes`
+    is left alone.
+
+    Args:
+        y: the targets given to `fit` or `evaluate`.
+        num_classes: int. Number of object classes.
+        class_names: optional list of class names, for the message.
+
+    Raises:
+        ValueError: naming the image and the box, as `validate_boxes` does.
+    """
+    if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
+        return
+    if not all(isinstance(y[key], np.ndarray) for key in ("boxes", "classes")):
+        return
+    boxes, classes = y["boxes"], y["classes"]
+    keep = classes != -1
+    try:
+        validate_boxes(boxes[keep], classes[keep], num_classes, class_names=class_names)
+    except ValueError:
+        # Checked all at once; on a failure, name the first failing image.
+        for image_index in np.flatnonzero(keep.any(axis=-1)):
+            validate_boxes(
+                boxes[image_index][keep[image_index]],
+                classes[image_index][keep[image_index]],
+                num_classes,
+                source=f"targets of image {image_index}",
+                class_names=class_names,
+            )
+        raise

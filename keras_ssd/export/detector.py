@@ -105,7 +105,7 @@ class Detector:
     def _load_keras(self, tf, path):
         import keras
 
-        import keras_ssd  # noqa: F401  registers the keras_ssd classes for loading
+        import keras_ssd.models.ssd  # noqa: F401  registers SSD and its parts for loading
 
         try:
             model = keras.saving.load_model(path)

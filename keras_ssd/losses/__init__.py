@@ -1,8 +1,11 @@
-"""Classification and localization losses, hard-negative mining, class weights."""
+"""Classification and localization losses, the two miners, class weights."""
 
 from keras_ssd.losses.class_weights import compute_class_weights
+from keras_ssd.losses.classification_loss import ClassificationLoss
+from keras_ssd.losses.hard_example_miner import HardExampleMiner
 from keras_ssd.losses.hard_negative_mining import HardNegativeMining
 from keras_ssd.losses.iou_localization_loss import IoULocalizationLoss
+from keras_ssd.losses.localization_loss import LocalizationLoss
 from keras_ssd.losses.sigmoid_focal_classification_loss import (
     SigmoidFocalClassificationLoss,
 )
@@ -15,8 +18,11 @@ from keras_ssd.losses.weighted_softmax_classification_loss import (
 )
 
 __all__ = [
+    "ClassificationLoss",
+    "HardExampleMiner",
     "HardNegativeMining",
     "IoULocalizationLoss",
+    "LocalizationLoss",
     "SigmoidFocalClassificationLoss",
     "SmoothL1LocalizationLoss",
     "WeightedSigmoidClassificationLoss",

@@ -1,4 +1,4 @@
-"""Per-class loss weights from box counts, for imbalanced detection data."""
+"""Per-class loss weights: computed from box counts, and the one check of a `class_weights` argument."""
 
 import math
 import numbers
@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
+
+from keras_ssd.losses.arguments import check_number
 
 METHODS = ("inverse", "sqrt_inverse", "effective_number", "log")
 
@@ -92,13 +94,7 @@ def compute_class_weights(
                 f"`beta` is only used by method='effective_number', got "
                 f"beta={beta} with method={method!r}."
             )
-        if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
-            raise ValueError(
-                f"`beta` must be a number in [0, 1) or None, got "
-                f"{type(beta).__name__}: {beta!r}."
-            )
-        if not 0.0 <= float(beta) < 1.0:
-            raise ValueError(f"`beta` must be in [0, 1) (beta -> 1 is 'inverse'), got {beta}.")
+        check_number(beta, "beta", low=0, high=1, high_open=True, hint="(beta -> 1 is 'inverse'.)")
 
     keys = None
     if isinstance(counts_or_dataset, tf.data.Dataset):
@@ -208,3 +204,171 @@ def _count_dataset(dataset, num_classes):
     ):
         raise ValueError(f"`num_classes` must be an integer >= 1, got {num_classes!r}.")
     return _as_counts(count_boxes_per_class(dataset, int(num_classes)), None)
+
+def resolve_class_weights(class_weights, num_classes=None, class_names=None, name="class_weights"):
+    """Checks a `class_weights` argument and returns it as a tuple of floats.
+
+    The one validator of class weights: the losses call it with the sequence
+    they are given, `SSD` with its list or dict and its `num_classes`.
+
+    Args:
+        class_weights: `None`; a 1-D sequence (list, tuple, NumPy array) of
+            non-negative finite numbers, one per object class (background
+            excluded); or, with `num_classes`, a dict from class id or class
+            name to weight (classes not named weigh 1.0).
+        num_classes: optional int. Number of object classes; when given, a
+            sequence must have that length. Required for a dict.
+        class_names: optional list of `num_classes` names, needed for a dict
+            keyed by name.
+        name: str. The argument name used in error messages. Defaults to
+            `"class_weights"`.
+
+    Returns:
+        `None` if `class_weights` is `None`, else a tuple of Python floats.
+
+    Raises:
+        ValueError: if `class_weights` is not a sequence (or dict) of numbers,
+            is empty, has the wrong length, names an unknown class, or holds a
+            negative, NaN or infinite value.
+
+    Example:
+
+    >>> resolve_class_weights({"dog": 4.0}, num_classes=2, class_names=["cat", "dog"])
+    (1.0, 4.0)
+    """
+    if class_weights is None:
+        return None
+    if isinstance(class_weights, dict) and num_classes is not None:
+        weights = [1.0] * num_classes
+        for key, value in class_weights.items():
+            weights[_class_index(key, num_classes, class_names)] = value
+        class_weights = weights
+    if isinstance(class_weights, (str, bytes, dict)) or not isinstance(
+        class_weights, (list, tuple, np.ndarray)
+    ):
+        raise ValueError(
+            f"`{name}` must be None or a sequence of num_classes non-negative "
+            f"floats (one per object class, background excluded), got "
+            f"{type(class_weights).__name__}: {class_weights!r}."
+        )
+    if isinstance(class_weights, np.ndarray) and class_weights.ndim != 1:
+        raise ValueError(
+            f"`{name}` must be 1-D (one weight per object class), got an "
+            f"array of shape {class_weights.shape}."
+        )
+    if len(class_weights) == 0:
+        raise ValueError(f"`{name}` is empty; pass one weight per object class or None.")
+    if num_classes is not None and len(class_weights) != num_classes:
+        raise ValueError(
+            f"`{name}` has {len(class_weights)} values but num_classes={num_classes}; "
+            "give one weight per object class (background is not a class here)."
+        )
+    values = []
+    for index, value in enumerate(class_weights):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f"`{name}[{index}]` must be a real number, got "
+                f"{type(value).__name__}: {value!r}."
+            )
+        value = float(value)
+        if math.isnan(value):
+            raise ValueError(f"`{name}[{index}]` is NaN; weights must be finite.")
+        if math.isinf(value):
+            raise ValueError(f"`{name}[{index}]` is infinite ({value}); weights must be finite.")
+        if value < 0:
+            raise ValueError(f"`{name}[{index}]` is negative ({value}); weights must be >= 0.")
+        values.append(value)
+    return tuple(values)
+
+
+def _class_index(key, num_classes, class_names):
+    if isinstance(key, str):
+        if class_names is None:
+            raise ValueError(
+                f"class_weights names class {key!r} but no `class_names` were given to "
+                "map names to ids."
+            )
+        if key not in class_names:
+            raise ValueError(
+                f"class_weights names unknown class {key!r}; known classes: {list(class_names)}."
+            )
+        return list(class_names).index(key)
+    if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < num_classes:
+        raise ValueError(
+            f"class_weights key {key!r} is not a class id in [0, {num_classes}) or a class name."
+        )
+    return key
+
+
+# Names the command line accepted before the method names; kept working.
+CLASS_WEIGHT_ALIASES = {"balanced": "inverse", "effective": "effective_number"}
+
+
+def class_weights_from_spec(spec, class_names, counts=None):
+    """Turns a class-weight choice, as a user writes it, into weights.
+
+    Args:
+        spec: one of
+            - `None` or `"none"`: no class weights;
+            - a `compute_class_weights` method name (`"inverse"`,
+              `"sqrt_inverse"`, `"effective_number"`, `"log"`, or the aliases
+              `"balanced"` = inverse, `"effective"` = effective_number),
+              computed from `counts`;
+            - explicit values, one per class in label order (`"1.0,0.2"`) or by
+              name (`"top=1.0,dress=0.2"`, classes not named weigh 1);
+            - a list or dict, as `SSD`'s `class_weights` takes them.
+        class_names: sequence of str. The classes, indexed by label.
+        counts: optional sequence of box counts per class; needed by a method.
+
+    Returns:
+        None or a list of `len(class_names)` floats.
+
+    Raises:
+        ValueError: an unknown method, a value that is not a number, a class
+            name that is not in `class_names`, or the wrong number of values.
+
+    Example:
+
+    >>> class_weights_from_spec("top=2,dress=0.5", ["dress", "top"])
+    [0.5, 2.0]
+    """
+    class_names = list(class_names)
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
+        return None
+    if not isinstance(spec, str):
+        return resolve_class_weights(spec, len(class_names), class_names)
+    text = spec.strip()
+    method = CLASS_WEIGHT_ALIASES.get(text, text)
+    if method in METHODS:
+        if counts is None:
+            raise ValueError(f"class weights {spec!r} are computed from box counts; none were given.")
+        return compute_class_weights([int(count) for count in counts], method=method)
+    parts = [part.strip() for part in text.split(",")]
+    named = ["=" in part for part in parts]
+    if any(named) and not all(named):
+        raise ValueError(
+            f"class weights {spec!r} mix named (name=value) and positional values; use one form."
+        )
+    accepted = (
+        f"expected none, a method ({', '.join(METHODS)}, or the aliases "
+        f"{', '.join(CLASS_WEIGHT_ALIASES)}), values in label order ('1.0,0.2') or by "
+        f"name ('{class_names[0]}=1.0')"
+    )
+    try:
+        if all(named):
+            weights = {}
+            for part in parts:
+                name, value = (item.strip() for item in part.split("=", 1))
+                weights[name] = float(value)
+        else:
+            weights = [float(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"class weights {spec!r} are not understood: {accepted}.") from None
+    if isinstance(weights, list) and len(weights) != len(class_names):
+        if len(weights) == 1:
+            raise ValueError(f"class weights {spec!r} are not understood: {accepted}.")
+        raise ValueError(
+            f"class weights {spec!r} give {len(weights)} values for {len(class_names)} classes "
+            f"({', '.join(class_names)})."
+        )
+    return resolve_class_weights(weights, len(class_names), class_names)

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_ssd.losses.box_inputs import box_pair
+from keras_ssd.losses.localization_loss import LocalizationLoss
 
 MODES = ("giou", "iou")
 # Decoded predictions are exp(...) of raw deltas and can overflow; clipping the
@@ -22,7 +23,7 @@ def _extents(boxes):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
-class IoULocalizationLoss(keras.losses.Loss):
+class IoULocalizationLoss(LocalizationLoss):
     """`1 - IoU` or `1 - GIoU` between each anchor's predicted and target box.
 
     Elementwise (anchor `i` of `y_pred` against anchor `i` of `y_true`, not
@@ -47,7 +48,7 @@ class IoULocalizationLoss(keras.losses.Loss):
     `compute_iou` is pairwise and `compute_ciou` computes CIoU with other
     epsilon terms, so neither is used.
 
-    `SSD` sees the `requires_decoded_boxes` attribute and decodes its box
+    `SSD` sees the `compares_decoded_boxes` attribute and decodes its box
     targets and predicted deltas with its box coder before calling this loss.
     It passes `sample_weight` (per-box weight for positives, 0 for every other
     anchor), so only positives contribute. The loss is computed in float32 even
@@ -84,7 +85,7 @@ class IoULocalizationLoss(keras.losses.Loss):
     1.079365
     """
 
-    requires_decoded_boxes = True
+    compares_decoded_boxes = True
 
     def __init__(self, mode="giou", reduction="sum", name="iou_localization_loss"):
         if mode not in MODES:

@@ -1,14 +1,11 @@
 """Class-weighted sigmoid focal loss over per-anchor class targets."""
 
-import math
-import numbers
-
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ssd.losses.class_weighting import ClassWeightedLoss
+from keras_ssd.losses.arguments import check_number
+from keras_ssd.losses.class_weighted_loss import ClassWeightedLoss
 from keras_ssd.losses.weighted_sigmoid_classification_loss import sigmoid_targets
 
 
@@ -51,16 +48,8 @@ class SigmoidFocalClassificationLoss(ClassWeightedLoss):
         name: str. Name of the loss. Defaults to
             `"sigmoid_focal_classification_loss"`.
 
-    Call arguments:
-        y_true: tensor `[batch, num_anchors]` of class targets: 0 = background,
-            `k + 1` = object class `k`, -1 = ignored.
-        y_pred: logits `[batch, num_anchors, num_classes]` (no background
-            column).
-        sample_weight: optional per-anchor weights `[batch, num_anchors]`.
-
-    Returns:
-        `call` returns the class-weighted per-anchor loss `[batch, num_anchors]`;
-        `__call__` multiplies by `sample_weight` and applies `reduction`.
+    Call arguments and returns: as `WeightedSigmoidClassificationLoss` (logits
+    `[batch, num_anchors, num_classes]`, no background column).
 
     Raises:
         ValueError: if `gamma < 0`, `alpha` is outside `[0, 1]`,
@@ -88,22 +77,8 @@ class SigmoidFocalClassificationLoss(ClassWeightedLoss):
         reduction="sum",
         name="sigmoid_focal_classification_loss",
     ):
-        if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real):
-            raise ValueError(
-                f"`gamma` must be a number >= 0, got {type(gamma).__name__}: " f"{gamma!r}."
-            )
-        if not math.isfinite(float(gamma)) or float(gamma) < 0:
-            raise ValueError(f"`gamma` must be finite and >= 0, got {gamma}.")
-        if alpha is not None:
-            if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-                raise ValueError(
-                    f"`alpha` must be None or a number in [0, 1], got "
-                    f"{type(alpha).__name__}: {alpha!r}."
-                )
-            if not 0.0 <= float(alpha) <= 1.0:
-                raise ValueError(
-                    f"`alpha` must be in [0, 1] (or None to disable it), got " f"{alpha}."
-                )
+        gamma = check_number(gamma, "gamma", low=0)
+        alpha = check_number(alpha, "alpha", low=0, high=1, optional=True, hint="(None disables it.)")
         super().__init__(
             class_weights=class_weights,
             background_weight=background_weight,

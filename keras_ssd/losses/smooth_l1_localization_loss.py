@@ -1,17 +1,15 @@
 """Smooth L1 (Huber) loss over encoded box deltas."""
 
-import math
-import numbers
-
 import keras
-import numpy as np
 from keras import ops
 
+from keras_ssd.losses.arguments import check_number
 from keras_ssd.losses.box_inputs import box_pair
+from keras_ssd.losses.localization_loss import LocalizationLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
-class SmoothL1LocalizationLoss(keras.losses.Loss):
+class SmoothL1LocalizationLoss(LocalizationLoss):
     """Smooth L1 loss on the encoded box deltas of each anchor.
 
     The Huber form of the TF Object Detection API
@@ -60,15 +58,8 @@ class SmoothL1LocalizationLoss(keras.losses.Loss):
     2.125
     """
 
-    requires_decoded_boxes = False
-
     def __init__(self, delta=1.0, reduction="sum", name="smooth_l1_localization_loss"):
-        if isinstance(delta, (bool, np.bool_)) or not isinstance(delta, numbers.Real):
-            raise ValueError(
-                f"`delta` must be a number > 0, got {type(delta).__name__}: " f"{delta!r}."
-            )
-        if not math.isfinite(float(delta)) or float(delta) <= 0:
-            raise ValueError(f"`delta` must be finite and > 0, got {delta}.")
+        delta = check_number(delta, "delta", low=0, low_open=True)
         super().__init__(name=name, reduction=reduction, dtype="float32")
         self.delta = float(delta)
 

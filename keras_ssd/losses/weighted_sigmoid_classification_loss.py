@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_ssd.losses.class_weighting import ClassWeightedLoss
+from keras_ssd.losses.class_weighted_loss import ClassWeightedLoss
 
 
 def sigmoid_targets(class_targets, num_classes):

@@ -1,14 +1,11 @@
 """Class-weighted softmax cross-entropy over per-anchor class targets."""
 
-import math
-import numbers
-
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ssd.losses.class_weighting import ClassWeightedLoss
+from keras_ssd.losses.arguments import check_number
+from keras_ssd.losses.class_weighted_loss import ClassWeightedLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
@@ -75,16 +72,9 @@ class WeightedSoftmaxClassificationLoss(ClassWeightedLoss):
         reduction="sum",
         name="weighted_softmax_classification_loss",
     ):
-        if isinstance(logit_scale, (bool, np.bool_)) or not isinstance(logit_scale, numbers.Real):
-            raise ValueError(
-                f"`logit_scale` must be a positive number, got "
-                f"{type(logit_scale).__name__}: {logit_scale!r}."
-            )
-        if not math.isfinite(float(logit_scale)) or float(logit_scale) <= 0:
-            raise ValueError(
-                f"`logit_scale` must be finite and > 0 (the logits are divided "
-                f"by it), got {logit_scale}."
-            )
+        logit_scale = check_number(
+            logit_scale, "logit_scale", low=0, low_open=True, hint="(The logits are divided by it.)"
+        )
         super().__init__(
             class_weights=class_weights,
             background_weight=background_weight,

@@ -12,15 +12,22 @@ from keras_ssd.anchors.target_assigner import TargetAssigner
 from keras_ssd.backbones.feature_extractor import build_feature_extractor
 from keras_ssd.data.validation import (
     assert_valid_targets,
+    check_in_memory_targets,
     count_target_problems,
-    validate_boxes,
+    with_target_checks,
 )
 from keras_ssd.losses import (
     HardNegativeMining,
     SmoothL1LocalizationLoss,
     WeightedSoftmaxClassificationLoss,
 )
-from keras_ssd.models.class_weight_spec import resolve_class_weights
+from keras_ssd.losses.class_weighted_loss import anchor_class_weights
+from keras_ssd.losses.class_weights import resolve_class_weights
+from keras_ssd.losses.classification_loss import ClassificationLoss
+from keras_ssd.losses.localization_loss import LocalizationLoss
+from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
+from keras_ssd.models.loss_normalization import normalize_losses
+from keras_ssd.models.loss_normalization import num_replicas
 from keras_ssd.models.multi_worker import (
     first_replica_batch,
     is_multi_worker,
@@ -45,7 +52,6 @@ from keras_ssd.models.target_guard import (
 )
 from keras_ssd.postprocess.detection_decoder import DetectionDecoder
 
-LOSS_NORMALIZATIONS = ("num_positives", "per_image")
 HEADS = {
     "convolutional": SSDHead,
     "separable": SeparableSSDHead,
@@ -68,16 +74,13 @@ def _deserialize(value):
     return value
 
 
-def _num_replicas():
-    return tf.distribute.get_strategy().num_replicas_in_sync
+def _per_anchor(loss, y_true, y_pred):
+    """`loss.call`, kept out of AutoGraph as Keras keeps `Loss.__call__` out of it.
 
-
-def _sum_over_replicas(value):
-    """Sums a per-replica value over all replicas (identity outside a strategy)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+    The losses branch in Python on static shapes only; AutoGraph would convert
+    their methods inside a user's `tf.function` and fail on them.
+    """
+    return tf.autograph.experimental.do_not_convert(loss.call)(y_true, y_pred)
 
 
 class _Untracked:
@@ -219,6 +222,15 @@ class SSD(keras.Model):
             raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}.")
         classification_loss = resolve_loss(_deserialize(classification_loss), "classification_loss")
         localization_loss = resolve_loss(_deserialize(localization_loss), "localization_loss")
+        for value, base, argument in (
+            (classification_loss, ClassificationLoss, "classification_loss"),
+            (localization_loss, LocalizationLoss, "localization_loss"),
+        ):
+            if value is not None and not isinstance(value, base):
+                raise TypeError(
+                    f"{argument} must be a keras_ssd.losses.{base.__name__} (the contract in "
+                    f"docs/conventions.md, 'The loss contract'), got {type(value).__name__}."
+                )
         backbone = _deserialize(backbone)
 
         self.num_classes = num_classes
@@ -236,7 +248,8 @@ class SSD(keras.Model):
         self.head_name = head
         self.head_options = dict(head_options or {})
         self.class_names = None if class_names is None else list(class_names)
-        self.class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
+        class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
+        self.class_weights = None if class_weights is None else list(class_weights)
         check_not_all_zero(self.class_weights)
         self.classification_loss = classification_loss or HardNegativeMining(
             WeightedSoftmaxClassificationLoss()
@@ -254,7 +267,6 @@ class SSD(keras.Model):
 
         self._classification_loss = self._prepare_classification_loss()
         check_not_all_zero(self._classification_loss.class_weights, "classification_loss.class_weights")
-        self._localization_loss = self._clone_loss(self.localization_loss, reduction="none")
         self.uses_background_logit = bool(self._classification_loss.uses_background_logit)
 
         self.feature_extractor = build_feature_extractor(
@@ -282,9 +294,11 @@ class SSD(keras.Model):
         )
         self.anchor_box_shapes = self.anchor_generator.box_shapes
         self.anchors = self.anchor_generator()
+        # One box coder: targets are encoded and, for IoU losses, decoded with it.
+        self.box_coder = BoxCoder(self.variances)
         self.target_assigner = TargetAssigner(
             self.anchors,
-            BoxCoder(self.variances),
+            self.box_coder,
             positive_threshold=self.positive_threshold,
             negative_threshold=negative_threshold,
         )
@@ -312,12 +326,8 @@ class SSD(keras.Model):
         self._predict_network = _Untracked(function=None)
         self.build((None, self.image_size, self.image_size, 3))
 
-    @staticmethod
-    def _clone_loss(loss, **overrides):
-        return loss.__class__.from_config({**loss.get_config(), **overrides})
-
     def _prepare_classification_loss(self):
-        """The classification loss with the model's class weights, reducing nothing."""
+        """The classification loss with the model's class weights."""
         loss = self.classification_loss
         if self.class_weights is not None:
             if loss.class_weights is not None:
@@ -331,7 +341,7 @@ class SSD(keras.Model):
                 f"The classification loss has {len(loss.class_weights)} class weights but "
                 f"num_classes={self.num_classes}."
             )
-        return self._clone_loss(loss, reduction="none")
+        return loss
 
     def build(self, input_shape):
         feature_shapes = [tuple(output.shape) for output in self.feature_extractor.outputs]
@@ -377,28 +387,28 @@ class SSD(keras.Model):
         # The weights set on the model or on the loss: the prepared loss holds both.
         class_weights = self._classification_loss.class_weights
         if self.weight_localization and class_weights is not None:
-            class_weight_table = tf.constant([0.0, *class_weights], tf.float32)
-            localization_weights *= tf.gather(
-                class_weight_table, tf.maximum(targets["class_targets"], 0)
+            # The classification loss' lookup; only positives matter here.
+            localization_weights *= anchor_class_weights(
+                targets["class_targets"], class_weights, 0.0, self.num_classes
             )
         box_targets, box_predictions = targets["box_targets"], y_pred["boxes"]
-        if getattr(self._localization_loss, "requires_decoded_boxes", False):
+        if self.localization_loss.compares_decoded_boxes:
             # IoU-family losses compare boxes, not centre-size deltas.
-            box_targets = self.decoder.box_coder.decode(box_targets, self.anchors)
-            box_predictions = self.decoder.box_coder.decode(box_predictions, self.anchors)
-        localization = self._localization_loss(
-            box_targets, box_predictions, sample_weight=localization_weights
+            box_targets = self.box_coder.decode(box_targets, self.anchors)
+            box_predictions = self.box_coder.decode(box_predictions, self.anchors)
+        # The loss contract: `call` gives per-anchor losses; the weighting and
+        # the reduction are the model's.
+        localization = _per_anchor(self.localization_loss, box_targets, box_predictions) * localization_weights
+        classification = _per_anchor(
+            self._classification_loss, targets["class_targets"], self._classification_inputs(y_pred, localization)
+        ) * anchor_weights
+        classification, localization = normalize_losses(
+            classification, localization, positive, self.loss_normalization
         )
-        classification = self._classification_loss(
-            targets["class_targets"],
-            self._classification_inputs(y_pred, localization),
-            sample_weight=anchor_weights,
-        )
-        classification, localization = self._normalize(classification, localization, positive)
         total = classification + self.localization_weight * localization
         if self.losses:
-            total += tf.add_n(self.losses) / _num_replicas()
-        replicas = tf.cast(_num_replicas(), tf.float32)
+            total += tf.add_n(self.losses) / num_replicas()
+        replicas = tf.cast(num_replicas(), tf.float32)
         self.classification_loss_tracker.update_state(classification * replicas)
         self.localization_loss_tracker.update_state(localization * replicas)
         # tf.where passes no gradient to the NaN branch: the weights stay finite.
@@ -407,32 +417,16 @@ class SSD(keras.Model):
     def _classification_inputs(self, y_pred, localization):
         """Logits, or the dict a TF OD API-style miner needs (boxes for its NMS)."""
         loss = self._classification_loss
-        needs_boxes = getattr(loss, "requires_decoded_boxes", False)
-        needs_localization = getattr(loss, "requires_localization_losses", False)
+        needs_boxes = loss.needs_predicted_boxes
+        needs_localization = loss.needs_localization_losses
         if not (needs_boxes or needs_localization):
             return y_pred["classes"]
         inputs = {"logits": y_pred["classes"]}
         if needs_boxes:
-            inputs["boxes"] = self.decoder.box_coder.decode(y_pred["boxes"], self.anchors)
+            inputs["boxes"] = self.box_coder.decode(y_pred["boxes"], self.anchors)
         if needs_localization:
             inputs["localization"] = localization
         return inputs
-
-    def _normalize(self, classification, localization, positive):
-        """Reduces `[batch, anchors]` losses to per-replica scalars."""
-        if self.loss_normalization == "per_image":
-            per_image_positives = tf.maximum(tf.reduce_sum(positive, axis=1), 1.0)
-            # Summed, not local size × replicas: a last batch of 3 splits 2 + 1.
-            global_batch = _sum_over_replicas(tf.cast(tf.shape(positive)[0], tf.float32))
-            return tuple(
-                tf.reduce_sum(tf.reduce_sum(loss, axis=1) / per_image_positives) / global_batch
-                for loss in (classification, localization)
-            )
-        num_positives = tf.maximum(_sum_over_replicas(tf.reduce_sum(positive)), 1.0)
-        return (
-            tf.reduce_sum(classification) / num_positives,
-            tf.reduce_sum(localization) / num_positives,
-        )
 
     def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None, **kwargs):
         """`keras.Model.fit` with the ground truth checked.
@@ -442,23 +436,23 @@ class SSD(keras.Model):
         XLA-compiled); anything else stops with a `ValueError` after the first
         batch whose targets are bad (`TargetGuard`).
         """
-        self._validate_in_memory_targets(y)
+        check_in_memory_targets(y, self.num_classes, self.class_names)
         if isinstance(validation_data, tuple) and len(validation_data) >= 2:
-            self._validate_in_memory_targets(validation_data[1])
+            check_in_memory_targets(validation_data[1], self.num_classes, self.class_names)
         return super().fit(
-            self._with_target_checks(x),
+            with_target_checks(x, self.num_classes),
             y,
             *args,
-            validation_data=self._with_target_checks(validation_data),
+            validation_data=with_target_checks(validation_data, self.num_classes),
             callbacks=self._with_target_guard(callbacks),
             **kwargs,
         )
 
     def evaluate(self, x=None, y=None, *args, callbacks=None, **kwargs):
         """`keras.Model.evaluate` with the ground truth checked as in `fit`."""
-        self._validate_in_memory_targets(y)
+        check_in_memory_targets(y, self.num_classes, self.class_names)
         return super().evaluate(
-            self._with_target_checks(x), y, *args, callbacks=self._with_target_guard(callbacks),
+            with_target_checks(x, self.num_classes), y, *args, callbacks=self._with_target_guard(callbacks),
             **kwargs,
         )
 
@@ -492,51 +486,6 @@ class SSD(keras.Model):
         return super().predict(
             x, *args, callbacks=self._with_target_guard(callbacks, targets=False), **kwargs
         )
-
-    def _with_target_checks(self, data):
-        """Maps a dataset of `(images, targets, ...)` through `assert_valid_targets`."""
-        if not isinstance(data, tf.data.Dataset):
-            return data
-        spec = data.element_spec
-        if not (
-            isinstance(spec, tuple)
-            and len(spec) >= 2
-            and isinstance(spec[1], dict)
-            and {"boxes", "classes"} <= set(spec[1])
-        ):
-            return data
-
-        def check(*batch):
-            targets = dict(batch[1])
-            asserts = assert_valid_targets(targets["boxes"], targets["classes"], self.num_classes)
-            with tf.control_dependencies(asserts):
-                targets["classes"] = tf.identity(targets["classes"])
-            return (batch[0], targets, *batch[2:])
-
-        return data.map(check)
-
-    def _validate_in_memory_targets(self, y):
-        # Datasets are checked in-graph by `_check_ground_truth`; arrays get the
-        # friendlier ValueError naming the image and the box.
-        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
-            return
-        if not all(isinstance(y[key], np.ndarray) for key in ("boxes", "classes")):
-            return
-        boxes, classes = y["boxes"], y["classes"]
-        keep = classes != -1
-        try:
-            validate_boxes(boxes[keep], classes[keep], self.num_classes, class_names=self.class_names)
-        except ValueError:
-            # Checked all at once; on a failure, name the first failing image.
-            for image_index in np.flatnonzero(keep.any(axis=-1)):
-                validate_boxes(
-                    boxes[image_index][keep[image_index]],
-                    classes[image_index][keep[image_index]],
-                    self.num_classes,
-                    source=f"targets of image {image_index}",
-                    class_names=self.class_names,
-                )
-            raise
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras' build needs only shapes; one replica's batch serves under any

@@ -81,10 +81,3 @@ def test_clip_keeps_boxes_inside():
 def test_bad_configuration(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AnchorGenerator(**kwargs)
-
-
-def test_config_round_trip():
-    generator = AnchorGenerator(**SSD300, offset=0.4, clip=True)
-    config = generator.get_config()
-    assert set(config) == {"feature_map_sizes", "aspect_ratios", "scales", "min_scale", "max_scale", "steps", "image_size", "offset", "clip", "box_shapes"}
-    np.testing.assert_array_equal(AnchorGenerator.from_config(config)(), generator())

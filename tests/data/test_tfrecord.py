@@ -1,18 +1,15 @@
 """Tests of TF OD API TFRecords: write, read back, label maps, adding weights."""
 
-import doctest
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssd.data import tfrecord
+from keras_ssd.data.label_map import read_label_map
+from keras_ssd.data.label_map import write_label_map
 from keras_ssd.data.pipeline import to_detection_inputs
-from keras_ssd.data.tfrecord import add_weights_to_tfrecord
-from keras_ssd.data.tfrecord import read_label_map
 from keras_ssd.data.tfrecord import read_tfrecord
-from keras_ssd.data.tfrecord import write_label_map
 from keras_ssd.data.tfrecord import write_tfrecord
+from keras_ssd.data.tfrecord_weights import add_weights_to_tfrecord
 
 CLASS_NAMES = ["cat", "dog", "it's"]
 
@@ -269,7 +266,3 @@ def test_verify_false_reads_nothing_now_and_needs_a_label_map(record_file, tmp_p
     unchecked, _ = read_tfrecord(str(truncated), label_map, verify=False)  # documented: fails late
     with pytest.raises(tf.errors.DataLossError):
         list(unchecked.as_numpy_iterator())
-
-
-def test_docstring_examples():
-    assert doctest.testmod(tfrecord, optionflags=doctest.ELLIPSIS).failed == 0

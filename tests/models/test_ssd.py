@@ -114,6 +114,25 @@ def test_per_box_weights_multiply_with_class_weights():
     np.testing.assert_allclose(difference, expected, rtol=1e-4)
 
 
+def test_weight_localization_multiplies_the_positives_box_loss_by_their_class_weight():
+    images, targets = _batch()
+    weights = [2.0, 1.0, 4.0]
+    arguments = dict(classification_loss=WeightedSigmoidClassificationLoss(), class_weights=weights, **tiny())
+    plain = SSD(num_classes=3, **arguments)
+    weighted = SSD(num_classes=3, weight_localization=True, **arguments)
+    weighted.set_weights(plain.get_weights())
+    outputs = plain(images)
+    assigned = plain.target_assigner(targets["boxes"], targets["classes"])
+    class_targets = np.asarray(assigned["class_targets"])
+    error = np.abs(np.asarray(outputs["boxes"], np.float64) - np.asarray(assigned["box_targets"]))
+    huber = np.where(error < 1.0, 0.5 * error**2, error - 0.5).sum(-1) * (class_targets > 0)
+    class_weight = np.array([0.0] + weights)[np.maximum(class_targets, 0)]
+    difference = float(weighted.compute_loss(images, targets, outputs)) - float(plain.compute_loss(images, targets, outputs))
+    expected = ((class_weight - 1.0) * huber).sum() / (class_targets > 0).sum()
+    assert abs(expected) > 1e-3
+    np.testing.assert_allclose(difference, expected, rtol=1e-4)
+
+
 def test_images_without_boxes_give_a_finite_loss_that_trains_negatives():
     images, _ = _batch()
     empty = {"boxes": np.zeros((2, 3, 4), "float32"), "classes": -np.ones((2, 3), "int32")}
@@ -213,8 +232,8 @@ def test_softmax_default_predicts_no_background_class():
     "kwargs, message",
     [
         ({"class_weights": [1.0, 2.0]}, "has 2 values but num_classes=3"),
-        ({"class_weights": [1.0, -2.0, 1.0]}, r"class_weights\[1\] = -2.0 must be finite and >= 0"),
-        ({"class_weights": [1.0, float("nan"), 1.0]}, r"class_weights\[1\] = nan"),
+        ({"class_weights": [1.0, -2.0, 1.0]}, r"`class_weights\[1\]` is negative \(-2.0\); weights must be >= 0"),
+        ({"class_weights": [1.0, float("nan"), 1.0]}, r"`class_weights\[1\]` is NaN"),
         ({"class_weights": {"dog": 2.0}, "class_names": ["a", "b", "c"]}, "unknown class 'dog'"),
         ({"class_weights": {"a": 2.0}}, "no `class_names`"),
         ({"class_weights": {5: 2.0}}, r"not a class id in \[0, 3\)"),
@@ -227,6 +246,13 @@ def test_softmax_default_predicts_no_background_class():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SSD(num_classes=3, **{**tiny(), **kwargs})
+
+
+def test_losses_outside_the_loss_contract_are_refused():
+    with pytest.raises(TypeError, match="classification_loss must be a keras_ssd.losses.ClassificationLoss"):
+        SSD(num_classes=3, classification_loss=keras.losses.CategoricalCrossentropy(), **tiny())
+    with pytest.raises(TypeError, match="localization_loss must be a keras_ssd.losses.LocalizationLoss"):
+        SSD(num_classes=3, localization_loss=keras.losses.Huber(), **tiny())
 
 
 def test_bad_num_classes():

@@ -125,9 +125,9 @@ def test_iou_loss_ssd_trains_and_survives_keras_save_load(tmp_path):
 
 
 def test_tf_object_detection_miner_gets_decoded_boxes_and_localization_losses(tmp_path):
-    from keras_ssd.losses import HardNegativeMining, SmoothL1LocalizationLoss, WeightedSoftmaxClassificationLoss
+    from keras_ssd.losses import HardExampleMiner, SmoothL1LocalizationLoss, WeightedSoftmaxClassificationLoss
 
-    miner = HardNegativeMining(
+    miner = HardExampleMiner(
         WeightedSoftmaxClassificationLoss(),
         num_hard_examples=60,
         iou_threshold=0.7,

@@ -3,7 +3,7 @@
 import pytest
 
 from keras_ssd.losses.class_weights import compute_class_weights
-from keras_ssd.models.class_weight_spec import class_weights_from_spec
+from keras_ssd.losses.class_weights import class_weights_from_spec
 
 NAMES = ["top", "dress"]
 COUNTS = [5000, 50000]
@@ -39,3 +39,10 @@ def test_bad_specs_name_the_problem():
         class_weights_from_spec("1,-2", NAMES)
     with pytest.raises(ValueError, match="computed from box counts"):
         class_weights_from_spec("inverse", NAMES)
+
+
+def test_the_command_line_knows_the_aliases():
+    from keras_ssd import cli
+    from keras_ssd.losses.class_weights import CLASS_WEIGHT_ALIASES
+
+    assert cli.CLASS_WEIGHT_ALIASES == tuple(CLASS_WEIGHT_ALIASES)

@@ -1,93 +1,20 @@
-"""Shared, private machinery of the class-weighted classification losses.
+"""`ClassWeightedLoss`, the base class of the class-weighted classification losses.
 
-Everything here is internal to `keras_ssd.losses`: the validation of a
-`class_weights` sequence, the per-anchor weight lookup and the base class that
 `WeightedSigmoidClassificationLoss`, `WeightedSoftmaxClassificationLoss` and
-`SigmoidFocalClassificationLoss` share. The per-anchor target convention is the
-one of `docs/conventions.md`: 0 = background, `k + 1` = object class `k`,
--1 = ignored.
+`SigmoidFocalClassificationLoss` derive from it; it also holds the per-anchor
+class-weight lookup (`anchor_class_weights`) that `SSD` uses for its
+localization weights. `class_weights` are checked by
+`keras_ssd.losses.class_weights.resolve_class_weights`. The per-anchor target
+convention is the one of `docs/conventions.md`: 0 = background, `k + 1` =
+object class `k`, -1 = ignored.
 """
 
-import math
-import numbers
-
 import keras
-import numpy as np
 from keras import ops
 
-
-def validate_class_weights(class_weights, name="class_weights"):
-    """Checks a class-weight sequence and returns it as a tuple of floats.
-
-    Args:
-        class_weights: `None` or a 1-D sequence (list, tuple, NumPy array) of
-            `num_classes` non-negative finite numbers, one per object class.
-        name: str. The argument name used in error messages.
-
-    Returns:
-        `None` if `class_weights` is `None`, else a tuple of Python floats.
-
-    Raises:
-        ValueError: if `class_weights` is not a sequence of numbers, is empty,
-            or holds a negative, NaN or infinite value.
-    """
-    if class_weights is None:
-        return None
-    if isinstance(class_weights, (str, bytes, dict)) or not isinstance(
-        class_weights, (list, tuple, np.ndarray)
-    ):
-        raise ValueError(
-            f"`{name}` must be None or a sequence of num_classes non-negative "
-            f"floats (one per object class, background excluded), got "
-            f"{type(class_weights).__name__}: {class_weights!r}."
-        )
-    if isinstance(class_weights, np.ndarray) and class_weights.ndim != 1:
-        raise ValueError(
-            f"`{name}` must be 1-D (one weight per object class), got an "
-            f"array of shape {class_weights.shape}."
-        )
-    if len(class_weights) == 0:
-        raise ValueError(f"`{name}` is empty; pass one weight per object class or None.")
-    values = []
-    for index, value in enumerate(class_weights):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise ValueError(
-                f"`{name}[{index}]` must be a real number, got "
-                f"{type(value).__name__}: {value!r}."
-            )
-        value = float(value)
-        if math.isnan(value):
-            raise ValueError(f"`{name}[{index}]` is NaN; weights must be finite.")
-        if math.isinf(value):
-            raise ValueError(f"`{name}[{index}]` is infinite ({value}); weights must be finite.")
-        if value < 0:
-            raise ValueError(f"`{name}[{index}]` is negative ({value}); weights must be >= 0.")
-        values.append(value)
-    return tuple(values)
-
-
-def validate_non_negative_float(value, name):
-    """Checks one finite, non-negative number and returns it as a float.
-
-    Args:
-        value: the number to check.
-        name: str. The argument name used in error messages.
-
-    Returns:
-        `value` as a Python float.
-
-    Raises:
-        ValueError: if `value` is not a real number, or is negative, NaN or
-            infinite.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"`{name}` must be a real number, got {type(value).__name__}: " f"{value!r}."
-        )
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"`{name}` must be finite and >= 0, got {value}.")
-    return value
+from keras_ssd.losses.arguments import check_number
+from keras_ssd.losses.classification_loss import ClassificationLoss
+from keras_ssd.losses.class_weights import resolve_class_weights
 
 
 def class_targets_to_int(y_true):
@@ -144,7 +71,7 @@ def anchor_class_weights(class_targets, class_weights, background_weight, num_cl
     return ops.take(table, index, axis=0)
 
 
-class ClassWeightedLoss(keras.losses.Loss):
+class ClassWeightedLoss(ClassificationLoss):
     """Base class of the per-anchor, class-weighted classification losses.
 
     Subclasses implement `_per_anchor_loss(class_targets, logits)` returning the
@@ -163,14 +90,12 @@ class ClassWeightedLoss(keras.losses.Loss):
         name: str. Name of the loss.
     """
 
-    uses_background_logit = False
-
     def __init__(self, class_weights=None, background_weight=1.0, reduction="sum", name=None):
         # Float32 even under a mixed-precision policy: the loss is a sum over
         # thousands of anchors and float16 would overflow or lose the tail.
         super().__init__(name=name, reduction=reduction, dtype="float32")
-        self._class_weights = validate_class_weights(class_weights)
-        self.background_weight = validate_non_negative_float(background_weight, "background_weight")
+        self._class_weights = resolve_class_weights(class_weights)
+        self.background_weight = check_number(background_weight, "background_weight", low=0)
 
     @property
     def class_weights(self):
@@ -178,17 +103,9 @@ class ClassWeightedLoss(keras.losses.Loss):
         return self._class_weights
 
     def with_class_weights(self, class_weights):
-        """Returns a new loss equal to this one but with other class weights.
-
-        Args:
-            class_weights: `None` or a sequence of `num_classes` non-negative
-                finite floats.
-
-        Returns:
-            A new loss of the same class; `self` is not modified.
-        """
+        """A new loss of the same class with other class weights (see `ClassificationLoss`)."""
         config = self.get_config()
-        validated = validate_class_weights(class_weights)
+        validated = resolve_class_weights(class_weights)
         config["class_weights"] = None if validated is None else list(validated)
         return type(self).from_config(config)
 

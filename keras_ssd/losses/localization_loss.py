@@ -1,0 +1,22 @@
+"""`LocalizationLoss`: what `SSD` needs from a localization loss, declared once."""
+
+import keras
+
+
+class LocalizationLoss(keras.losses.Loss):
+    """Base class of the localization losses: the contract with `SSD`.
+
+    `SSD` calls `call(y_true, y_pred)`, which returns the per-anchor loss
+    `[batch, num_anchors]`, and applies its own per-anchor weights (per-box
+    weight of positives, 0 elsewhere) and normalisation
+    (`docs/conventions.md`, "The loss contract"): the loss' own `reduction`
+    serves direct calls only.
+
+    Attributes:
+        compares_decoded_boxes: bool. `False`: `y_true` and `y_pred` are
+            centre-size box deltas `[batch, num_anchors, 4]` (the box coder's
+            encoding). `True`: `SSD` decodes both into normalised yxyx boxes
+            first (IoU-family losses compare boxes, not deltas).
+    """
+
+    compares_decoded_boxes = False

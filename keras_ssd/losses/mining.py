@@ -1,0 +1,97 @@
+"""What the two miners share: the wrapper around an inner loss and the batched rank.
+
+`HardNegativeMining` (the SSD paper's rule) and `HardExampleMiner` (the TF
+Object Detection API's) both wrap a per-anchor classification loss, forward its
+class weights and background logit, and rank anchors by their loss.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_ssd.losses.classification_loss import ClassificationLoss
+
+
+def rank(order):
+    """Inverse permutation of each row of `order`: the rank of every anchor.
+
+    A scatter instead of a second argsort: linear, not `n log n`.
+
+    Args:
+        order: int32 tensor `[batch, num_anchors]`, a permutation per row
+            (an argsort).
+
+    Returns:
+        int32 tensor `[batch, num_anchors]`: the position of each anchor in
+        `order`.
+    """
+    batch_size, num_anchors = tf.unstack(tf.shape(order))
+    rows = tf.broadcast_to(tf.range(batch_size)[:, tf.newaxis], tf.shape(order))
+    positions = tf.broadcast_to(tf.range(num_anchors)[tf.newaxis, :], tf.shape(order))
+    return tf.scatter_nd(tf.stack([rows, order], axis=-1), positions, tf.shape(order))
+
+
+class MiningLoss(ClassificationLoss):
+    """Base class of the miners: a loss that keeps some anchors of an inner loss.
+
+    Only the inner loss' `call` is used (its own `reduction` is ignored); the
+    miner's `sample_weight` and `reduction` apply to the mined loss.
+
+    Args:
+        loss: a per-anchor classification loss such as
+            `WeightedSoftmaxClassificationLoss`, whose `call(y_true, y_pred)`
+            returns `[batch, num_anchors]`.
+        reduction: str. Keras reduction applied after `sample_weight`.
+        name: str. Name of the loss.
+
+    Raises:
+        ValueError: if `loss` is not a Keras loss.
+    """
+
+    def __init__(self, loss, reduction="sum", name=None):
+        if not isinstance(loss, keras.losses.Loss):
+            raise ValueError(
+                f"`loss` must be a keras.losses.Loss whose call returns a "
+                f"per-anchor loss [batch, num_anchors], got "
+                f"{type(loss).__name__}: {loss!r}."
+            )
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+        self.loss = loss
+
+    @property
+    def class_weights(self):
+        """The inner loss' class weights."""
+        return self.loss.class_weights
+
+    @property
+    def uses_background_logit(self):
+        """Whether the inner loss expects a background logit in column 0."""
+        return self.loss.uses_background_logit
+
+    def with_class_weights(self, class_weights):
+        """Returns a new miner around `loss.with_class_weights(...)`.
+
+        Args:
+            class_weights: `None` or a sequence of `num_classes` non-negative
+                finite floats.
+
+        Returns:
+            A new miner of the same class; neither `self` nor its inner loss
+            is modified.
+        """
+        config = self.get_config()
+        config["loss"] = keras.saving.serialize_keras_object(
+            self.loss.with_class_weights(class_weights)
+        )
+        return type(self).from_config(config)
+
+    def get_config(self):
+        config = super().get_config()
+        config["loss"] = keras.saving.serialize_keras_object(self.loss)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("loss"), dict):
+            config["loss"] = keras.saving.deserialize_keras_object(config["loss"])
+        return cls(**config)
