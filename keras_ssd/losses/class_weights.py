@@ -336,7 +336,7 @@ def class_weights_from_spec(spec, class_names, counts=None):
     if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
         return None
     if not isinstance(spec, str):
-        return resolve_class_weights(spec, len(class_names), class_names)
+        return list(resolve_class_weights(spec, len(class_names), class_names))
     text = spec.strip()
     method = CLASS_WEIGHT_ALIASES.get(text, text)
     if method in METHODS:
@@ -371,4 +371,4 @@ def class_weights_from_spec(spec, class_names, counts=None):
             f"class weights {spec!r} give {len(weights)} values for {len(class_names)} classes "
             f"({', '.join(class_names)})."
         )
-    return resolve_class_weights(weights, len(class_names), class_names)
+    return list(resolve_class_weights(weights, len(class_names), class_names))
