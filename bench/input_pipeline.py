@@ -9,11 +9,19 @@ then measures on the same files, in alternating rounds in one run:
 - full: decode + `SSDAugmentation` (photometric, zoom out, crop, flip, resize) +
   `to_detection_inputs` padding and batching.
 
+Memory: the peak memory of augmenting one example (`SSDAugmentation`, run eagerly, one
+example at a time, `tf.config.experimental.get_memory_info("CPU:0")`) from 640 x 480 inputs,
+with the output size passed down (300 px, as `keras-ssd train` does) and without it (the patch
+kept at its pixel size: a zoom out by up to 4x then makes an up to 2560 x 1920 float image
+before the resize). Rounds alternate between the two; each round takes the largest peak over
+its examples (seeds differ per round); min / median / max over the rounds are printed.
+
 Target encoding happens in the model's train step (`SSD.target_assigner`); it is timed on
 the full pipeline's batches, and the train step of the default model (bench/train_step.py)
 gives the images/s the pipeline has to feed.
 
     python bench/input_pipeline.py [--quick] [--num-images 400] [--batch-size 32]
+    python bench/input_pipeline.py --memory-only [--memory-rounds 7]
 """
 
 import argparse
@@ -97,6 +105,48 @@ def images_per_second(dataset, num_batches, warmup_batches=3):
     return count / (time.perf_counter() - start)
 
 
+MEMORY_INPUT = (480, 640)  # height, width: a 640 x 480 photo
+MEMORY_OUTPUT = 300
+
+
+def augmentation_peak_bytes(augmentation, num_examples, first_seed):
+    """Largest peak of CPU memory allocated while augmenting one example, in bytes."""
+    image, boxes, labels = render_example(first_seed, image_size=448)
+    image = tf.cast(tf.round(tf.image.resize(image, MEMORY_INPUT)), tf.uint8)
+    example = {"image": image, "objects": {"bbox": tf.constant(boxes, tf.float32),
+                                           "label": tf.constant(labels, tf.int64)}}  # fmt: skip
+    peaks = []
+    for index in range(num_examples):
+        seed = tf.constant([first_seed, index], tf.int64)
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+        result = augmentation(example, seed)
+        peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+        del result
+        peaks.append(peak - before)
+    return max(peaks)
+
+
+def memory_report(rounds, num_examples=24):
+    """Prints the peak memory per augmented example, bounded and unbounded output."""
+    # Zoom out on every example: the case that used to make the large canvas.
+    configurations = {
+        f"output {MEMORY_OUTPUT} px (train)": SSDAugmentation(MEMORY_OUTPUT, expand_probability=1.0),
+        "output at patch size": SSDAugmentation(None, expand_probability=1.0),
+    }
+    peaks = {name: [] for name in configurations}
+    for round_index in range(rounds):
+        for name, augmentation in configurations.items():
+            peaks[name].append(augmentation_peak_bytes(augmentation, num_examples, round_index))
+    print(f"peak memory per example, {MEMORY_INPUT[1]}x{MEMORY_INPUT[0]} input, zoom out always on, "
+          f"{rounds} alternating rounds x {num_examples} examples (MB = 2**20 bytes):")
+    for name, values in peaks.items():
+        values = [value / 2**20 for value in values]
+        print(f"  {name:<24}: min {min(values):7.2f} MB, median {statistics.median(values):7.2f} MB, "
+              f"max {max(values):7.2f} MB")
+    return peaks
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num-images", type=int, default=400)
@@ -108,7 +158,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--num-batches", type=int, default=30, help="Timed batches per round.")
     parser.add_argument("--quick", action="store_true", help="160 images, 3 rounds of 10 batches, train batch 8.")
+    parser.add_argument("--memory-rounds", type=int, default=7, help="Rounds of the memory measurement.")
+    parser.add_argument("--memory-only", action="store_true", help="Only the peak memory per example.")
     args = parser.parse_args()
+    memory_report(args.memory_rounds)
+    if args.memory_only:
+        return
     train_batch = args.batch_size
     if args.quick:
         args.num_images, args.rounds, args.num_batches, train_batch = 160, 3, 10, 8

@@ -4,26 +4,163 @@ import argparse
 import os
 import sys
 
-DATASETS = {"synthetic_shapes": "default", "synthetic_shapes/tiny": "tiny"}
-CLASS_WEIGHT_METHODS = {"none": None, "balanced": "inverse", "effective": "effective_number"}
+# SSD.presets(), named here so that `keras-ssd --help` imports no TensorFlow
+# (a test checks that the two agree).
+ARCHITECTURES = (
+    "ssd_mobilenet_v2", "ssd300_vgg16", "ssd512_vgg16", "ssdlite320_mobilenet_v2",
+    "ssd640_resnet50_fpn",
+)
+
+DATA_HELP = (
+    "A Pascal VOC folder (or a flat folder of LabelImg .xml files and images), a COCO .json, "
+    "a .tfrecord file or glob (TF OD API), a tfds name (voc/2007, coco/2017, ...) or "
+    "synthetic_shapes[/tiny]."
+)
+
+
+def add_data_arguments(parser, positional=False, default=None, split_help="train"):
+    """Adds the data arguments that `train`, `evaluate` and `stats` share.
+
+    Args:
+        parser: the sub-command's `argparse` parser.
+        positional: bool. DATA is a positional argument (`stats DATA`) instead
+            of `--data DATA`.
+        default: optional str. Default of `--data` (None: required).
+        split_help: str. The split read by default from tfds / synthetic_shapes.
+    """
+    if positional:
+        parser.add_argument("data", metavar="DATA", help=DATA_HELP)
+    else:
+        parser.add_argument("--data", default=default, required=default is None, metavar="DATA",
+                            help=DATA_HELP + (f" Default: {default}." if default else ""))
+    parser.add_argument("--split", default=None,
+                        help=f"Split to read: tfds / synthetic_shapes (default: {split_help}); a VOC "
+                             "folder's ImageSets/Main/<split>.txt (default: every annotation). COCO "
+                             "JSON and TFRecords have none. A split the data lacks is an error.")
+    parser.add_argument("--data-dir", default=None,
+                        help="tensorflow-datasets data_dir (default: $KERAS_SSD_DATA_DIR or ~/.cache/keras_ssd).")
+    parser.add_argument("--label-map", default=None, help="TF OD API label map .pbtxt of TFRecords.")
+    parser.add_argument("--image-dir", default=None, help="Image folder of a COCO .json (default: its folder).")
+    parser.add_argument("--annotations-subdir", default=None,
+                        help="XML folder inside a VOC folder (default: Annotations, or the folder itself).")
+    parser.add_argument("--images-subdir", default=None,
+                        help="Image folder inside a VOC folder (default: JPEGImages, or the folder itself).")
+    parser.add_argument("--classes", default=None,
+                        help="Comma-separated class names fixing the label order of a VOC folder.")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="Skip (and count) unusable annotations instead of stopping at the first.")
+
+
+def load_data(args, data=None, split=None, split_default="train", **options):
+    """`load_examples` with the shared data arguments; returns `(dataset, class_names)`.
+
+    `data` and `split` replace `args.data` and `args.split` (validation data).
+    """
+    from keras_ssd.data.sources import default_split
+    from keras_ssd.data.sources import load_examples
+
+    if data is None:
+        data, split = args.data, args.split
+    if split is None:
+        split = default_split(data, split_default)  # files: all of their images
+    class_names = None if args.classes is None else [name.strip() for name in args.classes.split(",")]
+    return load_examples(
+        data, split=split, data_dir=args.data_dir, label_map_path=args.label_map,
+        image_dir=args.image_dir, class_names=class_names,
+        annotations_subdir=args.annotations_subdir, images_subdir=args.images_subdir,
+        skip_invalid=args.skip_invalid, **options,
+    )
+
+
+def check_output(command, path, kind="dir"):
+    """A one-line error (and None) if `path` cannot be written; else True."""
+    from keras_ssd.output_paths import check_writable_dir
+    from keras_ssd.output_paths import check_writable_file
+
+    try:
+        (check_writable_dir if kind == "dir" else check_writable_file)(path)
+    except ValueError as error:
+        _fail(command, error)
+        return None
+    return True
+
+
+def _class_weight_choice(text):
+    """Checks the form of --class-weights at parse time (names are checked against the data)."""
+    from keras_ssd.models.class_weight_spec import CLASS_WEIGHT_ALIASES
+
+    methods = ("none", "inverse", "sqrt_inverse", "effective_number", "log", *CLASS_WEIGHT_ALIASES)
+    if text in methods:
+        return text
+    try:
+        for part in text.split(","):
+            float(part.split("=", 1)[1] if "=" in part else part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(methods)}, or give values: "
+            "'1.0,0.2' in label order or 'top=1.0,dress=0.2')"
+        ) from None
+    return text
 
 
 def _add_train_arguments(parser):
-    parser.add_argument("--data", default="synthetic_shapes", choices=sorted(DATASETS),
-                        help="Dataset to train on (default: the embedded synthetic_shapes; "
-                             "synthetic_shapes/tiny has 20 training images).")
-    parser.add_argument("--data-dir", default=None,
-                        help="tensorflow-datasets data_dir (default: $KERAS_SSD_DATA_DIR or ~/.cache/keras_ssd).")
+    from keras_ssd.models.class_weight_spec import CLASS_WEIGHT_ALIASES
+
+    add_data_arguments(parser, default="synthetic_shapes")
+    parser.add_argument("--val-data", default=None, metavar="DATA",
+                        help="Validation data (any form of --data, read with the same options; "
+                             "tfds / synthetic_shapes: its validation split).")
+    parser.add_argument("--val-split", default=None,
+                        help="Split of --val-data (default: validation for tfds / synthetic_shapes, "
+                             "every image of files).")
+    parser.add_argument("--val-fraction", type=float, default=None, metavar="F",
+                        help="Hold out this share of the training images for validation "
+                             "(seeded by --seed, deterministic by image).")
     parser.add_argument("--output-dir", default="runs/keras_ssd",
-                        help="Where the model, logs and resume checkpoints go.")
-    parser.add_argument("--epochs", type=int, default=10)
+                        help="Where the model, best model, history and resume checkpoints go.")
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="Total epochs; more than a finished run's continues it.")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--width", type=float, default=0.5,
                         help="MobileNetV2 width multiplier (alpha).")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--class-weights", default="effective", choices=sorted(CLASS_WEIGHT_METHODS),
-                        help="Class weights computed from the training split's box counts.")
+    parser.add_argument("--class-weights", default="effective_number", metavar="CHOICE",
+                        type=_class_weight_choice,
+                        help="none, a compute_class_weights method (inverse, sqrt_inverse, "
+                             f"effective_number, log; aliases {', '.join(CLASS_WEIGHT_ALIASES)}) "
+                             "computed from the training boxes, or values: '1.0,0.2' in label "
+                             "order or 'top=1.0,dress=0.2' (default: effective_number).")
+    parser.add_argument("--loss", default=None, choices=["softmax", "focal", "sigmoid"],
+                        help="Classification loss: softmax with 3:1 hard-negative mining (SSD), "
+                             "sigmoid focal loss, or sigmoid with hard-negative mining "
+                             "(default: the architecture's own; softmax for ssd_mobilenet_v2).")
+    parser.add_argument("--architecture", default="ssd_mobilenet_v2", choices=ARCHITECTURES,
+                        help="A published SSD (SSD.presets(), docs/presets.md); --width and "
+                             "--backbone apply to ssd_mobilenet_v2.")
+    parser.add_argument("--mixed-precision", default=None, choices=["float16", "bfloat16"],
+                        help="Compute in mixed_float16 (loss scaling) or mixed_bfloat16; "
+                             "heads and losses stay float32.")
+    parser.add_argument("--jit-compile", action="store_const", const=True, default="auto",
+                        help="Compile the train step with XLA (default: Keras' auto, XLA "
+                             "with one GPU).")
+    parser.add_argument("--distribute", default=None, choices=["mirrored", "multi_worker"],
+                        help="Train on every local GPU (mirrored) or on many machines "
+                             "(multi_worker, cluster in TF_CONFIG); --batch-size is global.")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="Turn off SSD's augmentation (zoom out, crops, flips, colours).")
+    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false",
+                        help="Keep the training images in order.")
+    parser.add_argument("--backbone", default="mobilenet_v2", metavar="mobilenet_v2|PATH",
+                        help="MobileNetV2 (default), or a .keras file of your own backbone model "
+                             "(images in [0, 255] -> feature maps, finest first).")
+    parser.add_argument("--backbone-weights", default=None, metavar="imagenet|PATH",
+                        help="Start the backbone from ImageNet (downloaded once) or from a Keras "
+                             "weights file on disk.")
+    parser.add_argument("--freeze-backbone", action="store_true",
+                        help="Train only the extra layers and the head.")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="Write TensorBoard logs to OUTPUT_DIR/logs.")
     parser.add_argument("--max-boxes", type=int, default=16,
                         help="Ground-truth boxes kept per image (padding size).")
     parser.add_argument("--train-images", type=int, default=None,
@@ -31,24 +168,60 @@ def _add_train_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _run_train(args):
-    from keras_ssd.training import train_and_evaluate
+def _train_and_validation_data(args):
+    """The training examples, their annotation-only statistics and the validation examples."""
+    from keras_ssd.data.class_statistics import class_statistics
+    from keras_ssd.data.sources import SYNTHETIC_CONFIGS
+    from keras_ssd.data.splits import split_by_fraction
 
-    report = train_and_evaluate(
-        output_dir=args.output_dir,
-        data_dir=args.data_dir,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        width_multiplier=args.width,
-        learning_rate=args.learning_rate,
-        class_weight_method=CLASS_WEIGHT_METHODS[args.class_weights],
-        max_boxes=args.max_boxes,
-        train_images=args.train_images,
-        seed=args.seed,
-        data_config=DATASETS[args.data],
-    )
-    print(report.format_table())
+    if args.val_data is not None and args.val_fraction is not None:
+        raise ValueError("give --val-data or --val-fraction, not both.")
+    train, class_names = load_data(args)
+    annotations, _ = load_data(args, load_images=False, check_images=False)
+    if args.train_images:
+        train, annotations = train.take(args.train_images), annotations.take(args.train_images)
+    validation = None
+    if args.val_fraction is not None:
+        annotations, _ = split_by_fraction(annotations, args.val_fraction, seed=args.seed)
+        train, validation = split_by_fraction(train, args.val_fraction, seed=args.seed)
+    elif args.val_data is not None:
+        validation, val_names = load_data(
+            args, data=args.val_data, split=args.val_split, split_default="validation"
+        )
+        if list(val_names) != list(class_names):
+            raise ValueError(
+                f"--val-data {args.val_data} has classes {list(val_names)}, the training data "
+                f"{list(class_names)}; give --classes to fix one order for VOC folders."
+            )
+    elif args.data in SYNTHETIC_CONFIGS:
+        validation, _ = load_data(args, data=args.data, split=args.val_split, split_default="validation")
+    statistics = class_statistics(annotations, class_names, verbose=0)
+    return train, class_names, statistics, validation
+
+
+def _run_train(args):
+    if not check_output("train", args.output_dir):
+        return 1
+    from keras_ssd.training import train_detector
+
+    try:
+        train, class_names, statistics, validation = _train_and_validation_data(args)
+        _, report = train_detector(
+            train, class_names, args.output_dir, validation_examples=validation,
+            statistics=statistics, epochs=args.epochs, batch_size=args.batch_size,
+            image_size=args.image_size, width_multiplier=args.width,
+            learning_rate=args.learning_rate, class_weights=args.class_weights, loss=args.loss,
+            augment=args.augment, shuffle=args.shuffle, backbone=args.backbone,
+            backbone_weights=args.backbone_weights,
+            freeze_backbone=args.freeze_backbone, max_boxes=args.max_boxes, seed=args.seed,
+            tensorboard=args.tensorboard, architecture=args.architecture,
+            mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
+            distribute=args.distribute,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as error:
+        return _fail("train", error)
+    if report is not None:
+        print(report.format_table())
     print(f"Model saved to {os.path.join(args.output_dir, 'model.keras')}")
     return 0
 
@@ -72,6 +245,8 @@ def _add_predict_arguments(parser):
 
 
 def _run_predict(args):
+    if not check_output("predict", args.output_dir):
+        return 1
     from keras_ssd.export.predict import predict_files, read_class_names
 
     try:
@@ -102,6 +277,10 @@ def _add_export_arguments(parser):
 
 
 def _run_export(args):
+    # A SavedModel is a folder; a .tflite is a file (or goes into a folder).
+    is_file = args.format == "tflite" and args.out.lower().endswith(".tflite")
+    if not check_output("export", args.out, kind="file" if is_file else "dir"):
+        return 1
     from keras_ssd.export.predict import export_file
 
     options = {name: getattr(args, name) for name in ("score_threshold", "iou_threshold", "max_detections")
@@ -119,17 +298,7 @@ def _run_export(args):
 
 
 def _add_stats_arguments(parser):
-    parser.add_argument("data", metavar="DATA",
-                        help="A Pascal VOC folder, a COCO .json, a .tfrecord file or glob, a tfds name "
-                             "(voc/2007, coco/2017, ...) or synthetic_shapes[/tiny].")
-    parser.add_argument("--split", default="train", help="Split of tfds / synthetic_shapes data (default: train).")
-    parser.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir for those.")
-    parser.add_argument("--label-map", default=None, help="TF OD API label map .pbtxt of TFRecords.")
-    parser.add_argument("--image-dir", default=None, help="Image folder of a COCO .json (default: its folder).")
-    parser.add_argument("--classes", default=None,
-                        help="Comma-separated class names fixing the label order of a VOC folder.")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="Skip (and count) unusable annotations instead of stopping at the first.")
+    add_data_arguments(parser, positional=True)
     parser.add_argument("--plot", default="class_counts.png",
                         help="Where to save the bar chart (default: class_counts.png).")
     parser.add_argument("--log-scale", action="store_true", help="Logarithmic count axis in the chart.")
@@ -141,18 +310,14 @@ def _run_stats(args):
     from keras_ssd.data.class_statistics import class_statistics
     from keras_ssd.data.class_statistics import format_statistics_table
     from keras_ssd.data.class_statistics import plot_class_counts
-    from keras_ssd.data.sources import load_examples
     from keras_ssd.losses.class_weights import METHODS
     from keras_ssd.losses.class_weights import compute_class_weights
 
-    class_names = None if args.classes is None else [name.strip() for name in args.classes.split(",")]
+    if not check_output("stats", args.plot, kind="file"):
+        return 1
     try:
         # Statistics need no pixels: no image is opened or decoded.
-        dataset, class_names = load_examples(
-            args.data, split=args.split, data_dir=args.data_dir, label_map_path=args.label_map,
-            image_dir=args.image_dir, class_names=class_names, skip_invalid=args.skip_invalid,
-            check_images=False, load_images=False,
-        )
+        dataset, class_names = load_data(args, check_images=False, load_images=False)
         stats = class_statistics(dataset, class_names)
     except (FileNotFoundError, ValueError) as error:
         return _fail("stats", error)
@@ -177,53 +342,58 @@ def _run_stats(args):
 
 
 def _add_evaluate_arguments(parser):
-    parser.add_argument("--model", required=True, help="The .keras file saved by training.")
-    parser.add_argument("--data", required=True,
-                        help="A Pascal VOC folder, a COCO .json, a .tfrecord file or glob, a tfds name "
-                             "(voc/2007, coco/2017, ...) or synthetic_shapes[/tiny].")
-    parser.add_argument("--split", default="test", help="Split of tfds / synthetic_shapes data (default: test).")
-    parser.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir for those.")
-    parser.add_argument("--label-map", default=None, help="TF OD API label map .pbtxt of TFRecords.")
-    parser.add_argument("--image-dir", default=None, help="Image folder of a COCO .json (default: its folder).")
-    parser.add_argument("--classes", default=None,
-                        help="Comma-separated class names fixing the label order of a VOC folder.")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="Skip (and count) unusable annotations instead of stopping at the first.")
+    parser.add_argument("--model", required=True,
+                        help="A .keras file saved by training or a SavedModel directory written by "
+                             "`keras-ssd export`.")
+    add_data_arguments(parser, split_help="test")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--voc", action="store_true",
                         help="Also print Pascal VOC AP50 per class (VOC2007 11-point and all-point).")
+    parser.add_argument("--score-threshold", type=float, default=0.5,
+                        help="Minimum score of a detection counted in the confusion matrix "
+                             "(default: 0.5; the APs use every detection).")
+    parser.add_argument("--iou-threshold", type=float, default=0.5,
+                        help="Minimum IoU of a detection and the box it is matched to in the "
+                             "confusion matrix (default: 0.5).")
+    parser.add_argument("--output-dir", default="evaluation",
+                        help="Where confusion_matrix.png, precision_recall.png and report.json go "
+                             "(default: evaluation).")
 
 
 def _run_evaluate(args):
-    import keras
+    if not check_output("evaluate", args.output_dir):
+        return 1
+    import json
 
-    from keras_ssd.data.sources import load_examples
-    from keras_ssd.metrics.example_evaluation import evaluate_examples
+    from keras_ssd.export.detector import Detector
+    from keras_ssd.metrics.detector_evaluation import evaluate_detector
 
-    class_names = None if args.classes is None else [name.strip() for name in args.classes.split(",")]
     try:
-        if not os.path.isfile(args.model) or not args.model.endswith(".keras"):
-            raise FileNotFoundError(f"{args.model}: expected a .keras file saved by training.")
-        examples, class_names = load_examples(
-            args.data, split=args.split, data_dir=args.data_dir, label_map_path=args.label_map,
-            image_dir=args.image_dir, class_names=class_names, skip_invalid=args.skip_invalid,
+        os.makedirs(args.output_dir, exist_ok=True)
+    except OSError as error:
+        return _fail("evaluate", f"cannot write to --output-dir {args.output_dir} ({error}).")
+    try:
+        detector = Detector(args.model)
+        examples, class_names = load_data(args, split_default="test")
+        report = evaluate_detector(
+            detector, examples, class_names, batch_size=args.batch_size, voc=args.voc,
+            score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
         )
-        model = keras.saving.load_model(args.model)
-        num_classes = getattr(model, "num_classes", None)
-        if num_classes != len(class_names):
-            raise ValueError(
-                f"{args.model} has num_classes={num_classes} but {args.data} has "
-                f"{len(class_names)} classes ({', '.join(class_names)})."
-            )
-        coco, voc = evaluate_examples(model, examples, class_names, batch_size=args.batch_size,
-                                      voc=args.voc, progress=False)
     except (FileNotFoundError, ValueError) as error:
         return _fail("evaluate", error)
-    print(coco.format_table())
-    print("COCO: " + ", ".join(f"{key} {value:.3f}" for key, value in coco.summary.items()))
-    if voc is not None:
+    print(report.format_table())
+    print("COCO: " + ", ".join(f"{key} {value:.3f}" for key, value in report.coco.summary.items()))
+    if report.voc is not None:
         print()
-        print(voc.format_table())
+        print(report.voc.format_table())
+    print()
+    print(f"Confusion matrix (score >= {args.score_threshold:g}, IoU >= {args.iou_threshold:g}): "
+          "rows ground truth, columns detections")
+    print(report.confusion.format_table())
+    paths = report.save_figures(args.output_dir)
+    with open(os.path.join(args.output_dir, "report.json"), "w", encoding="utf-8") as handle:
+        json.dump(report.to_dict(), handle, indent=1)
+    print(f"Figures saved to {paths['confusion_matrix']} and {paths['precision_recall']}")
     return 0
 
 
@@ -231,7 +401,7 @@ def _run_evaluate(args):
 # `keras-ssd --help` answers at once.
 COMMANDS = {
     "train": (
-        "Train an SSD and print its per-class AP on the test split.",
+        "Train an SSD on your data (VOC, COCO JSON, TFRecords, tfds); per-class AP every epoch.",
         _add_train_arguments,
         _run_train,
     ),
@@ -251,7 +421,7 @@ COMMANDS = {
         _run_stats,
     ),
     "evaluate": (
-        "Print the per-class AP of a .keras SSD on a dataset (COCO metrics; --voc adds VOC AP).",
+        "Per-class AP and recall, a confusion matrix and precision-recall curves of a model on a dataset.",
         _add_evaluate_arguments,
         _run_evaluate,
     ),

@@ -34,6 +34,9 @@ API_OBJECTS = [
     ("data", "keras_ssd.data.tfrecord.read_tfrecord"),
     ("metrics", "keras_ssd.metrics.evaluate_model"),
     ("metrics", "keras_ssd.metrics.DetectionReport"),
+    ("metrics", "keras_ssd.metrics.evaluate_detector"),
+    ("metrics", "keras_ssd.metrics.detection_confusion_matrix"),
+    ("visualization", "keras_ssd.visualization.plot_confusion_matrix"),
     ("export", "keras_ssd.export.export_saved_model"),
 ]
 

@@ -1,10 +1,12 @@
 """Turns padded ground truth into per-anchor SSD targets, batched and in-graph."""
 
-import keras
+import numbers
+
 import tensorflow as tf
 
 from keras_ssd.anchors.box_coder import BoxCoder
-from keras_ssd.anchors.matching import IGNORED, match_anchors
+from keras_ssd.anchors.iou_scan import DEFAULT_CHUNK_SIZE
+from keras_ssd.anchors.matching import IGNORED, match_boxes
 
 
 class TargetAssigner:
@@ -26,6 +28,10 @@ class TargetAssigner:
             (equal to `positive_threshold`: no ignore band).
         bipartite: bool. First give every box its own best anchor. Defaults
             to True.
+        chunk_size: int or None. Anchors whose IoU with every box is held
+            at once; bounds memory to one `[batch, max_boxes, chunk_size]`
+            chunk. None holds all. The targets do not depend on it.
+            Defaults to 2048.
     """
 
     def __init__(
@@ -35,6 +41,7 @@ class TargetAssigner:
         positive_threshold=0.5,
         negative_threshold=None,
         bipartite=True,
+        chunk_size=DEFAULT_CHUNK_SIZE,
     ):
         if negative_threshold is not None and negative_threshold > positive_threshold:
             raise ValueError(
@@ -46,6 +53,11 @@ class TargetAssigner:
         self.positive_threshold = float(positive_threshold)
         self.negative_threshold = negative_threshold
         self.bipartite = bool(bipartite)
+        if chunk_size is not None and (
+            isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) or chunk_size < 1
+        ):
+            raise ValueError(f"`chunk_size` must be None or a positive integer, got {chunk_size!r}.")
+        self.chunk_size = None if chunk_size is None else int(chunk_size)
 
     def __call__(self, boxes, classes, weights=None):
         """Assigns targets.
@@ -68,10 +80,14 @@ class TargetAssigner:
         weights = tf.cast(weights, tf.float32)
         is_box = classes >= 0
 
-        iou = keras.utils.bounding_boxes.compute_iou(boxes, self.anchors, "yxyx")
-        iou = tf.where(is_box[:, :, tf.newaxis], tf.cast(iou, tf.float32), -1.0)
-        matches = match_anchors(
-            iou, self.positive_threshold, self.negative_threshold, self.bipartite
+        matches = match_boxes(
+            boxes,
+            is_box,
+            self.anchors,
+            self.positive_threshold,
+            self.negative_threshold,
+            self.bipartite,
+            self.chunk_size,
         )
         box_index = tf.maximum(matches, 0)
         matched_boxes = tf.gather(boxes, box_index, batch_dims=1)

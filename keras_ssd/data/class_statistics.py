@@ -34,16 +34,95 @@ class ClassStatistics:
     num_images_without_boxes: int
 
 
+def _per_image_annotations(dataset, caller):
+    """Maps any supported layout to one element per image: label, flags, name.
+
+    Layouts: reader examples (`example["objects"]["label"]`, unbatched), and what
+    `SSD.fit` and keras-cv take: `(images, {"classes": ...})` pairs, dicts with
+    `"classes"` or keras-cv dicts `{"bounding_boxes": {"classes": ...}}`, batched
+    or not, dense or ragged, with −1 as padding.
+    """
+    spec = dataset.element_spec
+    if isinstance(spec, dict) and isinstance(spec.get("objects"), dict) and "label" in spec["objects"]:
+        if spec["objects"]["label"].shape.rank not in (None, 1):
+            raise ValueError(
+                f"{caller}: expected unbatched examples (example['objects']['label'] of "
+                f"shape [num_boxes]), got shape {spec['objects']['label'].shape}; call "
+                "dataset.unbatch() first."
+            )
+        flags = [key for key in ("difficult", "iscrowd") if key in spec["objects"]]
+        has_name = "image/filename" in spec
+
+        def annotations(example):
+            objects = example["objects"]
+            light = {"label": tf.reshape(tf.cast(objects["label"], tf.int64), [-1])}
+            for key in flags:
+                light[key] = tf.reshape(tf.cast(objects[key], tf.bool), [-1])
+            if has_name:
+                light["name"] = example["image/filename"]
+            return light
+
+        return dataset.map(annotations, num_parallel_calls=tf.data.AUTOTUNE), flags, has_name
+    path = _classes_path(spec)
+    if path is None:
+        raise ValueError(
+            f"{caller}: expected unbatched examples with example['objects']['label'] "
+            "(docs/conventions.md, 'Examples from readers'), (images, {'classes': ...}) "
+            "pairs, dicts with 'classes' or keras-cv dicts with {'bounding_boxes': "
+            f"{{'classes': ...}}}}; got element_spec {spec}."
+        )
+
+    def classes_of(*element):
+        value = element if len(element) > 1 else element[0]
+        for key in path:
+            value = value[key]
+        return value
+
+    classes_spec = classes_of(*(spec if isinstance(spec, tuple) else (spec,)))
+    classes = dataset.map(classes_of, num_parallel_calls=tf.data.AUTOTUNE)
+    if classes_spec.shape.rank is not None and classes_spec.shape.rank >= 2:
+        classes = classes.unbatch()  # batched: [batch, max_boxes]
+
+    def real_labels(value):
+        if isinstance(value, tf.RaggedTensor):
+            value = value.flat_values
+        value = tf.reshape(tf.cast(value, tf.int64), [-1])
+        return {"label": tf.boolean_mask(value, value >= 0)}  # -1 = padding
+
+    return classes.map(real_labels, num_parallel_calls=tf.data.AUTOTUNE), [], False
+
+
+def _classes_path(spec):
+    """Where the class tensor is in an element: keys to follow, or None."""
+    if isinstance(spec, tuple):
+        if len(spec) >= 2 and isinstance(spec[1], dict):
+            inner = _classes_path(spec[1])
+            return None if inner is None else (1, *inner)
+        return None
+    if isinstance(spec, dict):
+        if "classes" in spec:
+            return ("classes",)
+        if isinstance(spec.get("bounding_boxes"), dict) and "classes" in spec["bounding_boxes"]:
+            return ("bounding_boxes", "classes")
+    return None
+
+
 def class_statistics(dataset, class_names, verbose=1):
     """Counts the boxes and images of each class, with a progress bar.
 
-    Accepts the examples of every reader (docs/conventions.md, "Examples from
-    readers") and tfds-style examples in general: `example["objects"]["label"]`,
-    with optional `"difficult"` and `"iscrowd"` flags. Only the annotations are
-    used; to avoid decoding images, load the data with `load_images=False`.
+    The one box counter of keras_ssd: `count_boxes_per_class`,
+    `compute_class_weights` (on a dataset), `keras-ssd stats` and
+    `keras-ssd train` all count here. Accepts the examples of every reader
+    (docs/conventions.md, "Examples from readers": `example["objects"]["label"]`,
+    with optional `"difficult"` and `"iscrowd"` flags) and the layouts `SSD.fit`
+    and keras-cv take: `(images, {"classes": ...})` pairs, dicts with
+    `"classes"`, keras-cv dicts `{"bounding_boxes": {"classes": ...}}`, batched
+    or not, dense or ragged, where −1 is padding and not counted. Only the
+    annotations are used; to avoid decoding images, load the data with
+    `load_images=False`.
 
     Args:
-        dataset: `tf.data.Dataset` of unbatched examples.
+        dataset: `tf.data.Dataset` in one of the layouts above.
         class_names: sequence of str. Class names, indexed by label.
         verbose: int. 1 shows a `keras.utils.Progbar`, 0 nothing. Defaults to 1.
 
@@ -51,7 +130,7 @@ def class_statistics(dataset, class_names, verbose=1):
         A `ClassStatistics`.
 
     Raises:
-        ValueError: if the examples have no `["objects"]["label"]`, or a label
+        ValueError: if the elements have none of the layouts above, or a label
             is outside `[0, len(class_names))` (naming the image).
 
     Example:
@@ -66,27 +145,11 @@ def class_statistics(dataset, class_names, verbose=1):
         raise ValueError(
             f"class_statistics: dataset must be a tf.data.Dataset, got {type(dataset).__name__}."
         )
-    spec = dataset.element_spec
-    if not (isinstance(spec, dict) and isinstance(spec.get("objects"), dict) and "label" in spec["objects"]):
-        raise ValueError(
-            "class_statistics: expected unbatched examples with example['objects']['label'] "
-            f"(docs/conventions.md, 'Examples from readers'), got element_spec {spec}."
-        )
     class_names = list(class_names)
     num_classes = len(class_names)
     if num_classes < 1:
         raise ValueError("class_statistics: class_names is empty.")
-    flags = [key for key in ("difficult", "iscrowd") if key in spec["objects"]]
-    has_name = "image/filename" in spec
-
-    def annotations(example):
-        objects = example["objects"]
-        light = {"label": tf.reshape(objects["label"], [-1])}
-        for key in flags:
-            light[key] = tf.reshape(tf.cast(objects[key], tf.bool), [-1])
-        if has_name:
-            light["name"] = example["image/filename"]
-        return light
+    only_annotations, flags, has_name = _per_image_annotations(dataset, "class_statistics")
 
     cardinality = int(dataset.cardinality())
     progress = keras.utils.Progbar(
@@ -96,7 +159,6 @@ def class_statistics(dataset, class_names, verbose=1):
     num_images = num_without = 0
     # Counted a batch of images at a time, vectorised: one Python step per image
     # would take about a millisecond.
-    only_annotations = dataset.map(annotations, num_parallel_calls=tf.data.AUTOTUNE)
     for batch in only_annotations.ragged_batch(_BATCH_SIZE).prefetch(2):
         labels = batch["label"].flat_values.numpy().astype(np.int64)
         row_lengths = batch["label"].row_lengths().numpy()
@@ -110,8 +172,9 @@ def class_statistics(dataset, class_names, verbose=1):
             )
             raise ValueError(
                 f"class_statistics: {name}: label {int(labels[bad][0])} is outside "
-                f"[0, {num_classes}) ({int(bad[rows == row].sum())} of "
-                f"{int(row_lengths[row])} boxes); are the class_names those of this dataset?"
+                f"[0, num_classes={num_classes}) ({int(bad[rows == row].sum())} of "
+                f"{int(row_lengths[row])} boxes); are the class_names (num_classes) "
+                "those of this dataset?"
             )
         counts["boxes"] += np.bincount(labels, minlength=num_classes)
         # An image counts once per class it holds: unique (image, class) pairs.
@@ -139,6 +202,45 @@ def class_statistics(dataset, class_names, verbose=1):
         num_images_total=num_images,
         num_images_without_boxes=num_without,
     )
+
+
+def count_boxes_per_class(dataset, num_classes):
+    """Counts the boxes of each class in a dataset (`class_statistics`, quietly).
+
+    Accepts every layout of `class_statistics`: reader examples (counts
+    `example["objects"]["label"]`), the `(images, targets)` output of
+    `to_detection_inputs` (counts `targets["classes"]`, skipping the −1
+    padding; boxes that `max_boxes` dropped are not there to count), dicts with
+    `"classes"` and keras-cv dicts.
+
+    Args:
+        dataset: `tf.data.Dataset` in a layout of `class_statistics`.
+        num_classes: int. Number of object classes.
+
+    Returns:
+        int64 numpy array `[num_classes]`: the number of boxes of each class.
+
+    Raises:
+        ValueError: if the dataset has none of the layouts, or a label is
+            outside `[0, num_classes)`.
+
+    Example:
+
+    ```python
+    dataset, class_names = load_synthetic_shapes("train")
+    counts = count_boxes_per_class(dataset, len(class_names))
+    ```
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise ValueError(
+            f"count_boxes_per_class: num_classes must be an int, got {num_classes!r}."
+        )
+    if num_classes < 1:
+        raise ValueError(
+            f"count_boxes_per_class: num_classes must be >= 1, got {num_classes}."
+        )
+    names = [str(index) for index in range(int(num_classes))]
+    return class_statistics(dataset, names, verbose=0).num_boxes
 
 
 def format_statistics_table(stats, weights_by_method=None):

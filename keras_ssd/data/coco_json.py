@@ -19,6 +19,7 @@ from keras_ssd.data.image_files import check_image_file
 from keras_ssd.data.image_files import collect_usable
 from keras_ssd.data.image_files import examples_from_records
 from keras_ssd.data.image_files import resolve_image_path
+from keras_ssd.data.reader_errors import names_the_file
 from keras_ssd.data.validation import TOLERANCE
 
 _READER = "load_coco_json"
@@ -32,6 +33,8 @@ def _load_json(annotation_file):
         raise ValueError(f"{_READER}: {annotation_file} does not exist.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{_READER}: {annotation_file} is not valid JSON ({error}).") from None
+    except RecursionError:
+        raise ValueError(f"{_READER}: {annotation_file} nests JSON too deeply to read.") from None
     if not isinstance(data, dict):
         raise ValueError(
             f"{_READER}: {annotation_file} holds a {type(data).__name__}; expected a COCO "
@@ -55,6 +58,11 @@ def _categories(data, annotation_file):
             raise ValueError(
                 f"{_READER}: {annotation_file}: categories[{index}] needs an 'id' and a "
                 f"'name', got {category!r}."
+            )
+        if isinstance(category["id"], bool) or not isinstance(category["id"], int):
+            raise ValueError(
+                f"{_READER}: {annotation_file}: categories[{index}] has id "
+                f"{category['id']!r}; category ids are integers."
             )
         ids.append(category["id"])
         names.append(str(category["name"]))
@@ -110,7 +118,7 @@ def _image_record(image, annotations, label_of, class_names, image_dir, check_im
     for annotation in annotations:
         what = f"{source}: annotation id {annotation.get('id')}"
         category = annotation.get("category_id")
-        if category not in label_of:
+        if not isinstance(category, int) or category not in label_of:
             raise UnusableImage(
                 "unknown categories",
                 f"{what} has category_id {category!r}, which is not in 'categories' "
@@ -149,6 +157,7 @@ def _image_record(image, annotations, label_of, class_names, image_dir, check_im
     }
 
 
+@names_the_file(_READER)
 def load_coco_json(
     annotation_file, image_dir, skip_invalid=False, check_images=True, load_images=True
 ):
@@ -196,7 +205,16 @@ def load_coco_json(
     data = _load_json(annotation_file)
     label_of, class_names = _categories(data, annotation_file)
     images = data["images"]
+    if not isinstance(images, list) or not isinstance(data["annotations"], list):
+        raise ValueError(
+            f"{_READER}: {annotation_file}: 'images' and 'annotations' must be lists."
+        )
     image_ids = [image.get("id") if isinstance(image, dict) else None for image in images]
+    # Ids must be hashable and comparable: integers (or strings), never lists.
+    image_ids = [
+        None if isinstance(value, bool) or not isinstance(value, (int, str)) else value
+        for value in image_ids
+    ]
     if None in image_ids:
         index = image_ids.index(None)
         raise ValueError(
@@ -211,7 +229,7 @@ def load_coco_json(
     by_image = {image_id: [] for image_id in image_ids}
     for index, annotation in enumerate(data["annotations"]):
         image_id = annotation.get("image_id") if isinstance(annotation, dict) else None
-        if image_id not in by_image:
+        if not isinstance(image_id, (int, str)) or image_id not in by_image:
             message = (
                 f"{annotation_file}: annotations[{index}] (id "
                 f"{annotation.get('id') if isinstance(annotation, dict) else None}) has "

@@ -14,13 +14,11 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.image_integrity import jpeg_end
+from keras_ssd.data.image_integrity import png_end
+
 # Formats that `tf.io.decode_image` decodes (GIF: first frame only).
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
-# A JPEG ends with the EOI marker, a PNG with the IEND chunk; searching a short
-# tail tolerates padding bytes some writers append.
-_JPEG_END = b"\xff\xd9"
-_PNG_END = b"IEND"
-_TAIL_BYTES = 1024
 # Example file names quoted per skip reason in a warning.
 _EXAMPLES_PER_REASON = 3
 
@@ -55,7 +53,7 @@ def resolve_image_path(image_dir, name):
 
 
 def check_image_file(path):
-    """Reads an image's header, without decoding it, and checks its ending.
+    """Reads an image's header, without decoding it, and checks that it is complete.
 
     Args:
         path: str. Image file.
@@ -66,7 +64,8 @@ def check_image_file(path):
     Raises:
         FileNotFoundError: if there is no file at `path`.
         ValueError: if the file is not a JPEG, PNG, BMP or GIF image, or a JPEG
-            or PNG is cut short (no end marker).
+            or PNG is cut short (no EOI marker / IEND chunk where its structure ends,
+            as `tf.io.decode_image` requires; bytes after the end are allowed).
     """
     # Imported here: only the file readers need PIL.
     from PIL import Image
@@ -84,11 +83,14 @@ def check_image_file(path):
             f"is a {image_format} image; expected one of {', '.join(SUPPORTED_FORMATS)}"
         )
     if image_format in ("JPEG", "PNG"):
+        # The end marker is found by walking the file (image_integrity), as the decoder
+        # reads it: bytes after the end are allowed, a file cut before it is not.
         with open(path, "rb") as file:
-            file.seek(max(0, os.path.getsize(path) - _TAIL_BYTES))
-            tail = file.read()
-        marker = _JPEG_END if image_format == "JPEG" else _PNG_END
-        if marker not in tail:
+            try:
+                end = jpeg_end(file.read()) if image_format == "JPEG" else png_end(file)
+            except ValueError as error:
+                raise ValueError(f"is not a readable image ({error})") from None
+        if end is None:
             raise ValueError(
                 f"is a truncated {image_format} (no end marker: was the copy cut "
                 f"short?)"

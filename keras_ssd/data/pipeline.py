@@ -13,6 +13,10 @@ ignores `max_boxes` for a batched ragged Python list and fails on an unbatched o
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.box_drops import drop_boxes
+# The one box counter lives with the class statistics; imported here for its old home.
+from keras_ssd.data.class_statistics import count_boxes_per_class  # noqa: F401
+
 DEFAULT_SHUFFLE_BUFFER = 1000
 
 
@@ -90,8 +94,11 @@ def to_detection_inputs(
     `max_boxes` rows: boxes with 0, classes with −1, weights with 0 (see
     docs/conventions.md). An image with more than `max_boxes` boxes keeps its first
     `max_boxes` and drops the rest, so choose `max_boxes` at least the largest
-    count in the data (`count_boxes_per_class` helps). Missing weights default to 1;
-    boxes flagged `iscrowd` get weight 0, which makes them ignore regions.
+    count in the data (`count_boxes_per_class` helps). Degenerate boxes (zero or
+    negative height or width) are dropped too. Both are counted per image in
+    `"num_dropped_boxes"`, and `SSD.fit` warns with the totals. Missing weights
+    default to 1; boxes flagged `iscrowd` (or `is_crowd`, as raw tfds COCO names
+    it) get weight 0, which makes them ignore regions.
 
     Args:
         dataset: `tf.data.Dataset` of unbatched tfds-style examples.
@@ -107,14 +114,16 @@ def to_detection_inputs(
         augment: optional callable applied to each example after the shuffle and
             before resizing and padding, keeping the example layout (channels
             included): a `keras_ssd.augment.SSDAugmentation` (mapped through its
-            `augment_dataset`, one stateless seed per example) or any
+            `augment_dataset`, one stateless seed per example; one without an
+            `image_size` gets `image_size` passed down) or any
             `example -> example` function (a parallel `map`). Defaults to `None`.
 
     Returns:
         A prefetched `tf.data.Dataset` of `(images, targets)`: `images` float32
         `[batch, height, width, 3]`, `targets` a dict with `"boxes"` float32
-        `[batch, max_boxes, 4]`, `"classes"` int32 `[batch, max_boxes]` and
-        `"weights"` float32 `[batch, max_boxes]`.
+        `[batch, max_boxes, 4]`, `"classes"` int32 `[batch, max_boxes]`,
+        `"weights"` float32 `[batch, max_boxes]` and `"num_dropped_boxes"` int32
+        `[batch, 2]`: the boxes dropped as degenerate and past `max_boxes`.
 
     Raises:
         ValueError: if an argument is not a positive int, or the examples do not
@@ -149,6 +158,7 @@ def to_detection_inputs(
     _check_example_spec(spec)
     has_weights = "weight" in spec["objects"]
     grey = spec["image"].shape[-1] == 1
+    crowd_keys = [key for key in ("iscrowd", "is_crowd") if key in spec["objects"]]
 
     def to_inputs(example):
         image = tf.cast(example["image"], tf.float32)
@@ -162,14 +172,16 @@ def to_detection_inputs(
             weights = tf.cast(objects["weight"], tf.float32)
         else:
             weights = tf.ones_like(classes, dtype=tf.float32)
-        if "iscrowd" in objects:
+        for key in crowd_keys:
             # Crowd boxes become ignore regions (weight 0, see docs/conventions.md).
-            weights = tf.where(tf.cast(objects["iscrowd"], tf.bool), 0.0, weights)
+            weights = tf.where(tf.cast(objects[key], tf.bool), 0.0, weights)
         boxes = tf.reshape(tf.cast(objects["bbox"], tf.float32), (-1, 4))
+        boxes, classes, weights, num_dropped = drop_boxes(boxes, classes, weights, max_boxes)
         targets = {
             "boxes": tf.ensure_shape(_pad_to(boxes, max_boxes, 0.0), (max_boxes, 4)),
             "classes": tf.ensure_shape(_pad_to(classes, max_boxes, -1), (max_boxes,)),
             "weights": tf.ensure_shape(_pad_to(weights, max_boxes, 0.0), (max_boxes,)),
+            "num_dropped_boxes": num_dropped,
         }
         return image, targets
 
@@ -181,6 +193,13 @@ def to_detection_inputs(
             raise ValueError(
                 f"to_detection_inputs: augment must be callable, got {type(augment).__name__}."
             )
+        from keras_ssd.augment.ssd_augmentation import SSDAugmentation
+
+        if isinstance(augment, SSDAugmentation) and augment.image_size is None:
+            # The output size passed down: a zoom out then never makes a patch-sized
+            # float image (up to 16x the input's pixels, ~340 MB from a 640x480 photo
+            # with the photometric copies; bench/input_pipeline.py) only to resize it.
+            augment = SSDAugmentation.from_config({**augment.get_config(), "image_size": (height, width)})
         if hasattr(augment, "augment_dataset"):
             dataset = augment.augment_dataset(dataset)
         else:
@@ -190,73 +209,3 @@ def to_detection_inputs(
         batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def count_boxes_per_class(dataset, num_classes, batch_size=4096):
-    """Counts the boxes of each class in a dataset, one vectorised batch at a time.
-
-    Accepts unbatched tfds-style examples (counts `example["objects"]["label"]`)
-    or the `(images, targets)` output of `to_detection_inputs` (counts
-    `targets["classes"]`, skipping the −1 padding; boxes that `max_boxes` dropped
-    are not there to count).
-
-    Args:
-        dataset: `tf.data.Dataset` of tfds-style examples or of
-            `(images, targets)` pairs.
-        num_classes: int. Number of object classes.
-        batch_size: int. Labels gathered per numpy step. Defaults to 4096.
-
-    Returns:
-        int64 numpy array `[num_classes]`: the number of boxes of each class.
-
-    Raises:
-        ValueError: if the dataset has neither layout, or a label is outside
-            `[0, num_classes)`.
-
-    Example:
-
-    ```python
-    dataset, class_names = load_synthetic_shapes("train")
-    counts = count_boxes_per_class(dataset, len(class_names))
-    ```
-    """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise ValueError(
-            f"count_boxes_per_class: num_classes must be an int, got {num_classes!r}."
-        )
-    if num_classes < 1:
-        raise ValueError(
-            f"count_boxes_per_class: num_classes must be >= 1, got {num_classes}."
-        )
-    spec = dataset.element_spec
-    if isinstance(spec, dict) and "objects" in spec and "label" in spec["objects"]:
-
-        def example_labels(example):
-            return tf.reshape(example["objects"]["label"], [-1])
-
-        labels = dataset.map(example_labels)
-    elif isinstance(spec, tuple) and len(spec) == 2 and "classes" in spec[1]:
-
-        def real_classes(images, targets):
-            del images
-            classes = tf.reshape(targets["classes"], [-1])
-            return tf.boolean_mask(classes, classes >= 0)
-
-        labels = dataset.map(real_classes)
-    else:
-        raise ValueError(
-            "count_boxes_per_class: expected tfds-style examples with "
-            "example['objects']['label'] or (images, targets) pairs with "
-            f"targets['classes'], got element_spec {spec}."
-        )
-    counts = np.zeros(num_classes, dtype=np.int64)
-    for batch in labels.unbatch().batch(batch_size).as_numpy_iterator():
-        bad = (batch < 0) | (batch >= num_classes)
-        if bad.any():
-            raise ValueError(
-                f"count_boxes_per_class: label {int(batch[bad][0])} is outside "
-                f"[0, num_classes={num_classes}) ({int(bad.sum())} boxes in this "
-                "batch of labels); is num_classes too small?"
-            )
-        counts += np.bincount(batch, minlength=num_classes).astype(np.int64)
-    return counts

@@ -43,13 +43,50 @@ def _is_tfds_name(data):
     return True
 
 
+def default_split(data, named_default):
+    """`named_default` for the embedded and tfds datasets (named splits), else None.
+
+    Args:
+        data: str. A data argument of `load_examples`.
+        named_default: str. The split a command reads from named datasets.
+
+    Returns:
+        `named_default`, or None for files and folders (all of their images).
+    """
+    if data in SYNTHETIC_CONFIGS or (not os.path.exists(data) and _is_tfds_name(data)):
+        return named_default
+    return None
+
+
+def _voc_layout(data, annotations_subdir, images_subdir):
+    """Sub-folders of a VOC folder: as given, VOC's, or a flat folder of `.xml` files."""
+    if annotations_subdir is None:
+        voc = os.path.isdir(os.path.join(data, "Annotations"))
+        flat = not voc and any(name.lower().endswith(".xml") for name in os.listdir(data))
+        annotations_subdir = "." if flat else "Annotations"
+        if images_subdir is None and flat:
+            images_subdir = "."
+    return annotations_subdir, images_subdir if images_subdir is not None else "JPEGImages"
+
+
+def _no_splits(data, split, kind):
+    if split is not None:
+        raise ValueError(
+            f"{data} is {kind}, which has no splits, but split {split!r} was asked for. "
+            "Give no split to read all of it; hold out validation images with "
+            "--val-fraction (split_by_fraction), or give a separate file for them."
+        )
+
+
 def load_examples(
     data,
-    split="train",
+    split=None,
     data_dir=None,
     label_map_path=None,
     image_dir=None,
     class_names=None,
+    annotations_subdir=None,
+    images_subdir=None,
     skip_invalid=False,
     check_images=True,
     load_images=True,
@@ -60,14 +97,18 @@ def load_examples(
     | --- | --- |
     | `synthetic_shapes`, `synthetic_shapes/tiny` | `load_synthetic_shapes(split)` |
     | a name of `tfds_datasets.SUPPORTED_NAMES` (`voc/2007`) | `load_tfds(data, split)` |
-    | a folder | `load_voc_xml` (Pascal VOC layout) |
+    | a folder | `load_voc_xml` (Pascal VOC layout, or a flat folder of `.xml` and images) |
     | a `.json` file | `load_coco_json(data, image_dir)` |
     | a `.tfrecord` / `.record` file or glob | `read_tfrecord(data, label_map_path)` |
 
     Args:
         data: str. What to read (above).
-        split: str. Split of the embedded and tfds datasets. Defaults to
-            `"train"`.
+        split: optional str. The embedded and tfds datasets: a split name
+            (`None` means `"train"`). A VOC folder: a list of
+            `ImageSets/Main/<split>.txt` (`None`: every annotation). A COCO
+            JSON or TFRecords have no splits: a split is an error. A split the
+            source does not have is an error naming the ones it has. Defaults
+            to `None`.
         data_dir: optional str. tfds data folder for those. Defaults to `None`.
         label_map_path: optional str. Label map of TFRecords. Defaults to
             `None`.
@@ -75,6 +116,11 @@ def load_examples(
             `None`: the JSON's folder.
         class_names: optional sequence of str. Class order of a VOC folder.
             Defaults to `None` (sorted names found).
+        annotations_subdir: optional str. Annotation folder of a VOC folder.
+            Defaults to `None`: `Annotations`, or the folder itself when it
+            holds the `.xml` files (a flat LabelImg folder).
+        images_subdir: optional str. Image folder of a VOC folder. Defaults to
+            `None`: `JPEGImages`, or the folder itself for a flat folder.
         skip_invalid: bool. Passed to the VOC, COCO and TFRecord readers.
             Defaults to `False`.
         check_images: bool. Passed to the VOC and COCO readers. Defaults to
@@ -91,19 +137,22 @@ def load_examples(
     if not isinstance(data, str) or not data:
         raise ValueError(f"load_examples: data must be a non-empty str, got {data!r}.")
     if data in SYNTHETIC_CONFIGS:
-        return _synthetic(data, split, data_dir, load_images)
+        return _synthetic(data, split or "train", data_dir, load_images)
     if not os.path.exists(data) and _is_tfds_name(data):
-        return tfds_datasets.load_tfds(data, split, data_dir=data_dir, load_images=load_images)
+        return tfds_datasets.load_tfds(data, split or "train", data_dir=data_dir, load_images=load_images)
     if os.path.isdir(data):
         from keras_ssd.data.voc_xml import load_voc_xml
 
+        annotations_subdir, images_subdir = _voc_layout(data, annotations_subdir, images_subdir)
         return load_voc_xml(
-            data, class_names=class_names, skip_invalid=skip_invalid,
+            data, class_names=class_names, annotations_subdir=annotations_subdir,
+            images_subdir=images_subdir, split=split, skip_invalid=skip_invalid,
             check_images=check_images, load_images=load_images,
         )
     if data.lower().endswith(".json"):
         from keras_ssd.data.coco_json import load_coco_json
 
+        _no_splits(data, split, "a COCO JSON file")
         return load_coco_json(
             data, image_dir if image_dir is not None else os.path.dirname(os.path.abspath(data)),
             skip_invalid=skip_invalid, check_images=check_images, load_images=load_images,
@@ -112,6 +161,7 @@ def load_examples(
     if any(extension in os.path.basename(data).lower() for extension in TFRECORD_EXTENSIONS):
         from keras_ssd.data.tfrecord import read_tfrecord
 
+        _no_splits(data, split, "TFRecords")
         return read_tfrecord(
             data, label_map_path=label_map_path, skip_invalid=skip_invalid,
             load_images=load_images,

@@ -38,6 +38,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.reader_errors import names_the_file
+
 from keras_ssd.data.validation import validate_boxes
 
 _BOX_KEYS = ("ymin", "xmin", "ymax", "xmax")
@@ -83,6 +85,8 @@ def _parse_label_map(path):
             text = file.read()
     except tf.errors.NotFoundError:
         raise ValueError(f"label map {path} does not exist.") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"label map {path} is not UTF-8 text ({error}).") from None
     tokens = _tokens(text, path)
     items, index = [], 0
 
@@ -153,6 +157,7 @@ def _label_map_item(fields, path, line):
     return {"id": item_id, "name": name, "display_name": display_name}
 
 
+@names_the_file("read_label_map")
 def read_label_map(path):
     """Reads a TF OD API label map `.pbtxt`.
 
@@ -594,6 +599,7 @@ def _raw_records(files, kept):
     return records
 
 
+@names_the_file("read_tfrecord")
 def read_tfrecord(
     paths, label_map_path=None, verify=True, skip_invalid=False, load_images=True
 ):
@@ -715,6 +721,11 @@ def read_tfrecord(
     dataset = _raw_records(files, kept).map(
         to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
+    if kept is not None:
+        # The scan counted the records: a known size lets fit show progress and
+        # split_by_fraction split without a pass over the images.
+        num_kept = num_records - sum(len(bad) for _, bad in kept.values())
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_kept))
     return dataset, class_names
 
 

@@ -30,11 +30,13 @@ from keras_ssd.data.image_files import check_image_file
 from keras_ssd.data.image_files import collect_usable
 from keras_ssd.data.image_files import examples_from_records
 from keras_ssd.data.image_files import resolve_image_path
+from keras_ssd.data.reader_errors import names_the_file
 from keras_ssd.data.validation import TOLERANCE
 
 _READER = "load_voc_xml"
 # Tried in order when an annotation has no <filename>.
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+IMAGE_SETS_SUBDIR = os.path.join("ImageSets", "Main")
 
 
 def _text(element, tag):
@@ -142,6 +144,11 @@ def _parse_file(xml_path, source, image_dir, check_images):
     if size is not None:
         width = _number(size, "width", source, "<size>")
         height = _number(size, "height", source, "<size>")
+        if not (np.isfinite(width) and np.isfinite(height)):
+            raise UnusableImage(
+                "malformed annotations",
+                f"{source}: <size> is {width:g}x{height:g}, not a finite size in pixels.",
+            )
     if check_images or width <= 0 or height <= 0:
         try:
             image_width, image_height = check_image_file(image_path)
@@ -192,11 +199,52 @@ def _check_class_names(class_names):
     return class_names
 
 
+def voc_splits(directory, image_sets_subdir=IMAGE_SETS_SUBDIR):
+    """The split names of a VOC folder: its `ImageSets/Main/<split>.txt` files.
+
+    Per-class lists (`dog_train.txt`) are not splits and are left out.
+
+    Args:
+        directory: str. The dataset folder.
+        image_sets_subdir: str. Folder of the split lists inside `directory`.
+            Defaults to `"ImageSets/Main"`.
+
+    Returns:
+        Sorted list of split names; empty when the folder has none.
+    """
+    folder = os.path.join(directory, image_sets_subdir)
+    if not os.path.isdir(folder):
+        return []
+    return sorted(
+        name[: -len(".txt")] for name in os.listdir(folder)
+        if name.endswith(".txt") and "_" not in name
+    )
+
+
+def _split_ids(directory, image_sets_subdir, split):
+    splits = voc_splits(directory, image_sets_subdir)
+    if split not in splits:
+        has = (
+            f"it has {', '.join(splits)}" if splits
+            else f"it has no {image_sets_subdir}/<split>.txt, so no splits"
+        )
+        raise ValueError(
+            f"{_READER}: {directory} has no split {split!r}: {has}. Give one of those, "
+            "or no split to read every annotation (and --val-fraction to hold some out)."
+        )
+    with open(os.path.join(directory, image_sets_subdir, split + ".txt"), encoding="utf-8") as file:
+        # A line is an image id, optionally followed by a flag (per-class lists).
+        return [line.split()[0] for line in file if line.strip()]
+
+
+@names_the_file(_READER)
 def load_voc_xml(
     directory,
     class_names=None,
     annotations_subdir="Annotations",
     images_subdir="JPEGImages",
+    split=None,
+    image_sets_subdir=IMAGE_SETS_SUBDIR,
     skip_invalid=False,
     check_images=True,
     load_images=True,
@@ -239,7 +287,8 @@ def load_voc_xml(
 
     Raises:
         ValueError: naming the file (and the box) of the first problem when
-            `skip_invalid=False`; or if the folder has no annotation files,
+            `skip_invalid=False`; or if the folder has no annotation files, no
+            such `split` (naming the splits it has),
             `class_names` is invalid, or no usable annotation is left.
 
     Example:
@@ -257,9 +306,20 @@ def load_voc_xml(
             f"{_READER}: {annotations_dir} is not a folder; expected the annotations "
             f"in {directory}/{annotations_subdir}/*.xml (set annotations_subdir)."
         )
-    xml_paths = sorted(glob.glob(os.path.join(glob.escape(annotations_dir), "*.xml")))
-    if not xml_paths:
-        raise ValueError(f"{_READER}: no *.xml files in {annotations_dir}.")
+    if split is None:
+        xml_paths = sorted(glob.glob(os.path.join(glob.escape(annotations_dir), "*.xml")))
+        if not xml_paths:
+            raise ValueError(f"{_READER}: no *.xml files in {annotations_dir}.")
+    else:
+        ids = _split_ids(directory, image_sets_subdir, split)
+        xml_paths = [os.path.join(annotations_dir, image_id + ".xml") for image_id in ids]
+        missing = [path for path in xml_paths if not os.path.isfile(path)]
+        if missing or not ids:
+            raise ValueError(
+                f"{_READER}: split {split!r} lists {len(ids)} images, and {len(missing)} of "
+                f"them have no annotation file"
+                + (f" (e.g. {missing[0]})." if missing else "; the list is empty.")
+            )
 
     skips = SkipReport(_READER, "annotation files")
     def build(xml_path):

@@ -135,6 +135,47 @@ class Detector:
         self.image_size = image_size
         self.score_threshold = float(model.decoder.confidence_threshold)
 
+    def detect_batch(self, images):
+        """Detections of a batch of same-size images, padded as `SSD.predict` pads them.
+
+        Args:
+            images: uint8 `[batch, height, width, 3]` RGB.
+
+        Returns:
+            The keras-cv dict of NumPy arrays (docs/conventions.md, "Detections"):
+            `boxes` `[batch, max_detections, 4]`, `classes` `[batch, max_detections]`
+            0-based with -1 on padding rows, `confidence` (-1 on padding rows) and
+            `num_detections` `[batch]`.
+
+        Raises:
+            ValueError: the images are not `[batch, height, width, 3]` uint8.
+        """
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(
+                f"Detector.detect_batch expects uint8 [batch, height, width, 3] images, got "
+                f"{images.dtype} {images.shape}."
+            )
+        if self.kind == "saved_model":
+            outputs = self._serve(images=images)
+            boxes = outputs["detection_boxes"].numpy()
+            scores = outputs["detection_scores"].numpy()
+            classes = np.rint(outputs["detection_classes"].numpy()).astype(np.int32)
+            classes -= self._class_id_offset
+        else:
+            outputs = self._serve(images)
+            boxes = outputs["boxes"].numpy()
+            scores = outputs["scores"].numpy()
+            classes = outputs["classes"].numpy()
+        counts = outputs["num_detections"].numpy().astype(np.int32)
+        valid = np.arange(boxes.shape[1])[np.newaxis, :] < counts[:, np.newaxis]
+        return {
+            "boxes": np.where(valid[..., np.newaxis], boxes, 0.0).astype(np.float32),
+            "classes": np.where(valid, classes, -1).astype(np.int32),
+            "confidence": np.where(valid, scores, -1.0).astype(np.float32),
+            "num_detections": counts,
+        }
+
     def detect(self, image):
         """Detections of one image.
 

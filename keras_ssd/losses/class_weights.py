@@ -46,7 +46,8 @@ def compute_class_weights(
     class with more than a few thousand boxes has an effective number of about
     1 / (1 - beta) = 1000.
 
-    A `UserWarning` is issued when at least two classes are present and the
+    A `UserWarning` names the classes with 0 boxes, if any. One is issued
+    when at least two classes are present and the
     largest weight is less than 1.05 times the smallest ("nearly uniform").
 
     Args:
@@ -112,6 +113,17 @@ def compute_class_weights(
 
     weights = _weights_from_counts(counts, method, beta)
     present = counts > 0
+    if not present.all():
+        names = keys if keys is not None else list(range(len(counts)))
+        absent = [names[index] for index in np.flatnonzero(~present)]
+        warnings.warn(
+            f"compute_class_weights: {len(absent)} of {len(counts)} classes have 0 boxes "
+            f"({', '.join(repr(name) for name in absent)}); they get the largest weight "
+            "of the present classes, but nothing of them can be learnt. Is the dataset "
+            "or num_classes right?",
+            UserWarning,
+            stacklevel=2,
+        )
     if np.count_nonzero(present) >= 2:
         ratio = weights[present].max() / weights[present].min()
         if ratio < _NEARLY_UNIFORM_RATIO:
@@ -183,32 +195,10 @@ def _weights_from_counts(counts, method, beta):
     return weights
 
 
-def _dataset_classes(element):
-    """Finds the class tensor in one dataset element."""
-    labels = element
-    if isinstance(element, (tuple, list)):
-        if len(element) < 2:
-            raise ValueError(
-                "Dataset elements that are tuples must be (image, labels) with "
-                f"labels a dict holding 'classes'; got a tuple of {len(element)}."
-            )
-        labels = element[1]
-    if isinstance(labels, dict) and "classes" not in labels:
-        labels = labels.get("bounding_boxes", labels)
-    if not isinstance(labels, dict) or "classes" not in labels:
-        raise ValueError(
-            "Dataset elements must be (image, {'classes': ...}), a dict with a "
-            "'classes' key or a keras-cv dict with {'bounding_boxes': "
-            f"{{'classes': ...}}}}; got {element!r}."
-        )
-    classes = labels["classes"]
-    if isinstance(classes, tf.RaggedTensor):
-        classes = classes.flat_values
-    return tf.reshape(tf.cast(classes, tf.int64), [-1])
-
-
 def _count_dataset(dataset, num_classes):
-    """Counts boxes per class (class ids >= 0) over a whole dataset."""
+    """Counts boxes per class (class ids >= 0) with the one box counter."""
+    from keras_ssd.data.class_statistics import count_boxes_per_class
+
     if num_classes is None:
         raise ValueError("`num_classes` is required to count the classes of a tf.data.Dataset.")
     if (
@@ -217,28 +207,4 @@ def _count_dataset(dataset, num_classes):
         or num_classes < 1
     ):
         raise ValueError(f"`num_classes` must be an integer >= 1, got {num_classes!r}.")
-    num_classes = int(num_classes)
-
-    def add(state, element):
-        counts, num_out_of_range = state
-        classes = _dataset_classes(element)
-        classes = tf.boolean_mask(classes, classes >= 0)  # -1 = padding
-        in_range = classes < num_classes
-        counts += tf.math.bincount(
-            tf.boolean_mask(classes, in_range),
-            minlength=num_classes,
-            maxlength=num_classes,
-            dtype=tf.int64,
-        )
-        num_out_of_range += tf.reduce_sum(tf.cast(~in_range, tf.int64))
-        return counts, num_out_of_range
-
-    initial = (tf.zeros([num_classes], tf.int64), tf.constant(0, tf.int64))
-    counts, num_out_of_range = dataset.reduce(initial, add)
-    if int(num_out_of_range) > 0:
-        raise ValueError(
-            f"The dataset holds {int(num_out_of_range)} boxes with a class id >= "
-            f"num_classes = {num_classes}; class ids must be in [0, num_classes) "
-            f"(-1 = padding)."
-        )
-    return _as_counts(counts.numpy(), None)
+    return _as_counts(count_boxes_per_class(dataset, int(num_classes)), None)

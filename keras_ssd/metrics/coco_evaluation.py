@@ -40,6 +40,8 @@ SUMMARY_KEYS = (
     "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
 )  # fmt: skip
 """Names of the twelve numbers of `COCOeval.stats`, in its order."""
+RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)
+"""The recalls at which COCO samples precision (`DetectionReport.precision50`)."""
 
 _TOLERANCE = 1e-6
 # A detector may put a box slightly outside the image (it is clipped), but a coordinate more
@@ -58,11 +60,18 @@ class DetectionReport:
             undefined (for example `"APl"` when no ground-truth box is large).
         per_class: list of dicts, one per class in class-id order, with keys `"class_id"`
             (int), `"name"` (str), `"num_boxes"` (non-crowd ground-truth boxes),
-            `"AP"` (AP@[.5:.95]) and `"AP50"`; the APs are NaN for a class without ground truth.
+            `"AP"` (AP@[.5:.95]), `"AP50"`, `"recall50"` (the recall reached at IoU 0.5 with
+            100 detections per image) and `"AR100"` (COCO's AR@100, that recall averaged
+            over the IoU thresholds .5:.95); all NaN for a class without ground truth.
+        precision50: float64 NumPy array `[num_classes, 101]` or None. The precision at
+            IoU 0.5 of each class at the recalls `RECALL_THRESHOLDS` (COCO's interpolated
+            precision-recall curve, whose mean is `"AP50"`); -1 for a class without
+            ground truth; 0 at recalls never reached.
     """
 
     summary: dict
     per_class: list
+    precision50: np.ndarray = dataclasses.field(default=None, compare=False, repr=False)
 
     def format_table(self) -> str:
         """Formats the per-class APs as a plain-text table.
@@ -219,9 +228,8 @@ def evaluate_detections(ground_truth, detections, class_names, image_size):
         evaluator.summarize()
 
     summary = {key: float(value) for key, value in zip(SUMMARY_KEYS, evaluator.stats)}
-    return DetectionReport(
-        summary=summary, per_class=_per_class(evaluator, class_names, num_boxes)
-    )
+    per_class, precision50 = _per_class(evaluator, class_names, num_boxes)
+    return DetectionReport(summary=summary, per_class=per_class, precision50=precision50)
 
 
 def _make_coco(images, categories, annotations):
@@ -235,17 +243,23 @@ def _per_class(evaluator, class_names, num_boxes):
     params = evaluator.params
     # precision: [iou thresholds, recall thresholds, categories, area ranges, max dets].
     precision = evaluator.eval["precision"]
+    # recall: [iou thresholds, categories, area ranges, max dets].
+    recall = evaluator.eval["recall"]
     area = params.areaRngLbl.index("all")
     max_dets = params.maxDets.index(100)
     iou50 = int(np.flatnonzero(np.isclose(params.iouThrs, 0.5))[0])
-    rows = []
+    rows, curves = [], []
     for k, name in enumerate(class_names):
-        column = precision[:, :, params.catIds.index(k + 1), area, max_dets]
+        category = params.catIds.index(k + 1)
+        column = precision[:, :, category, area, max_dets]
+        recalls = recall[:, category, area, max_dets]
         rows.append({
             "class_id": k, "name": name, "num_boxes": int(num_boxes[k]),
             "AP": _valid_mean(column), "AP50": _valid_mean(column[iou50]),
+            "recall50": _valid_mean(recalls[iou50 : iou50 + 1]), "AR100": _valid_mean(recalls),
         })  # fmt: skip
-    return rows
+        curves.append(column[iou50])
+    return rows, np.asarray(curves, np.float64)
 
 
 def _valid_mean(values):

@@ -15,6 +15,8 @@ from keras_ssd.metrics.coco_evaluation import evaluate_detections
 from keras_ssd.metrics.coco_evaluation import unbatch_detections
 from keras_ssd.metrics.voc_evaluation import evaluate_voc
 
+_TRUTH_KEYS = ("boxes", "classes", "difficult", "iscrowd", "weights")
+
 
 def _model_size(model):
     size = getattr(model, "image_size", None)
@@ -30,13 +32,14 @@ def predict_examples(model, examples, batch_size=32, progress=True):
         model: an `SSD` (anything with `predict_on_batch` returning the keras-cv
             detections dict, and `image_size` or a square input shape).
         examples: unbatched `tf.data.Dataset` of reader examples with `"image"` and
-            `"objects"` (`"bbox"`, `"label"`, optional `"difficult"`, `"iscrowd"`).
+            `"objects"` (`"bbox"`, `"label"`, optional `"difficult"`, `"iscrowd"`, `"weight"`).
         batch_size: int >= 1. Images per prediction batch. Defaults to 32.
         progress: bool. Show a `keras.utils.Progbar`. Defaults to True.
 
     Returns:
         A tuple `(ground_truth, detections, image_sizes)`: one dict per image with
-        `"boxes"`, `"classes"`, `"difficult"`, `"iscrowd"`; one detections dict per image
+        `"boxes"`, `"classes"`, `"difficult"`, `"iscrowd"` and `"weights"` (the per-box
+        `objects/weight`, 1 where the examples have none); one detections dict per image
         (`unbatch_detections`); one original `(height, width)` per image.
 
     Raises:
@@ -71,6 +74,10 @@ def predict_examples(model, examples, batch_size=32, progress=True):
             "classes": labels,
             "difficult": tf.cast(objects["difficult"], tf.bool) if "difficult" in objects else no,
             "iscrowd": tf.cast(objects["iscrowd"], tf.bool) if "iscrowd" in objects else no,
+            "weights": (
+                tf.cast(objects["weight"], tf.float32) if "weight" in objects
+                else tf.ones_like(labels, dtype=tf.float32)
+            ),
         }
 
     batches = examples.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
@@ -82,7 +89,7 @@ def predict_examples(model, examples, batch_size=32, progress=True):
         detections.extend(unbatch_detections(model.predict_on_batch(batch["image"])))
         for index in range(int(batch["image"].shape[0])):
             ground_truth.append({
-                key: batch[key][index].numpy() for key in ("boxes", "classes", "difficult", "iscrowd")
+                key: batch[key][index].numpy() for key in _TRUTH_KEYS
             })  # fmt: skip
             image_sizes.append(tuple(int(s) for s in batch["size"][index].numpy()))
         if bar is not None:

@@ -27,6 +27,15 @@ from keras_ssd.models.multi_worker import (
     logs_for_cross_worker_mean,
 )
 from keras_ssd.models.separable_ssd_head import SeparableSSDHead
+from keras_ssd.models.ssd_arguments import (
+    check_class_weights_argument,
+    per_image_weights,
+    check_int,
+    check_not_all_zero,
+    check_probability,
+    resolve_loss,
+)
+from keras_ssd.models.input_warnings import InputCounter, InputWarning
 from keras_ssd.models.ssd_head import SSDHead
 from keras_ssd.models.weight_shared_ssd_head import WeightSharedSSDHead
 from keras_ssd.models.target_guard import (
@@ -88,12 +97,13 @@ class SSD(keras.Model):
     after non-maximum suppression. Data layouts: `docs/conventions.md`.
 
     Args:
-        num_classes: int. Number of object classes (background excluded).
+        num_classes: int (any integral type). Number of object classes
+            (background excluded).
         backbone: `"mobilenet_v2"`, the name of a published feature extractor
             (`"vgg16_ssd300"`, `"vgg16_ssd512"`, `"ssdlite_mobilenet_v2"`,
             `"resnet50_fpn"`; `SSD.from_preset` picks them) or a `keras.Model`
             returning feature maps. Defaults to `"mobilenet_v2"`.
-        image_size: int. Side of the square input in pixels. Defaults to 300.
+        image_size: int >= 8. Side of the square input in pixels. Defaults to 300.
         backbone_weights: None, `"imagenet"` or a weights file path, for a
             named backbone.
         width_multiplier: float. Width of a named backbone. Defaults to 1.0.
@@ -118,13 +128,18 @@ class SSD(keras.Model):
         head_options: optional dict of further arguments of the head class
             (e.g. `{"depth": 64}`). Defaults to None.
         class_weights: None, a list of `num_classes` weights, or a dict from
-            class id or name to weight (missing classes weigh 1). Multiplies
-            the classification loss of anchors matched to each class.
+            class id or name to weight (missing classes weigh 1), not all 0.
+            Multiplies the classification loss of anchors matched to each
+            class. To derive them from the data, pass the result of
+            `keras_ssd.compute_class_weights`.
         class_names: optional list of `num_classes` names.
-        classification_loss: a keras_ssd classification loss. Defaults to
-            `HardNegativeMining(WeightedSoftmaxClassificationLoss())`, the
-            SSD paper's softmax loss with 3:1 hard-negative mining.
-        localization_loss: defaults to `SmoothL1LocalizationLoss()`.
+        classification_loss: a keras_ssd classification loss or a short
+            name: `"softmax"` (`HardNegativeMining(WeightedSoftmaxClassificationLoss())`,
+            the SSD paper's softmax loss with 3:1 hard-negative mining, the
+            default), `"focal"` (`SigmoidFocalClassificationLoss()`) or
+            `"sigmoid"` (`WeightedSigmoidClassificationLoss()`).
+        localization_loss: a keras_ssd localization loss or `"smooth_l1"`
+            (the default), `"iou"` or `"giou"` (`IoULocalizationLoss`).
         localization_weight: float. Weight of the localization term
             (paper's alpha). Defaults to 1.0.
         weight_localization: bool. Also multiply the localization loss of a
@@ -186,8 +201,10 @@ class SSD(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}.")
+        num_classes = check_int(num_classes, "num_classes")
+        image_size = check_int(image_size, "image_size", minimum=8)
+        max_detections = check_int(max_detections, "max_detections")
+        check_class_weights_argument(class_weights)
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"class_names has {len(class_names)} names but num_classes={num_classes}."
@@ -200,8 +217,8 @@ class SSD(keras.Model):
             raise ValueError(f"localization_weight must be >= 0, got {localization_weight}.")
         if head not in HEADS:
             raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}.")
-        classification_loss = _deserialize(classification_loss)
-        localization_loss = _deserialize(localization_loss)
+        classification_loss = resolve_loss(_deserialize(classification_loss), "classification_loss")
+        localization_loss = resolve_loss(_deserialize(localization_loss), "localization_loss")
         backbone = _deserialize(backbone)
 
         self.num_classes = num_classes
@@ -220,6 +237,7 @@ class SSD(keras.Model):
         self.head_options = dict(head_options or {})
         self.class_names = None if class_names is None else list(class_names)
         self.class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
+        check_not_all_zero(self.class_weights)
         self.classification_loss = classification_loss or HardNegativeMining(
             WeightedSoftmaxClassificationLoss()
         )
@@ -230,11 +248,12 @@ class SSD(keras.Model):
         self.positive_threshold = float(positive_threshold)
         self.negative_threshold = negative_threshold
         self.variances = list(variances)
-        self.confidence_threshold = float(confidence_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self.max_detections = int(max_detections)
+        self.confidence_threshold = check_probability(confidence_threshold, "confidence_threshold")
+        self.iou_threshold = check_probability(iou_threshold, "iou_threshold", low_open=True)
+        self.max_detections = max_detections
 
         self._classification_loss = self._prepare_classification_loss()
+        check_not_all_zero(self._classification_loss.class_weights, "classification_loss.class_weights")
         self._localization_loss = self._clone_loss(self.localization_loss, reduction="none")
         self.uses_background_logit = bool(self._classification_loss.uses_background_logit)
 
@@ -288,6 +307,7 @@ class SSD(keras.Model):
         self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
         self.localization_loss_tracker = keras.metrics.Mean(name="localization_loss")
         self._target_problems = TargetProblemCounter()
+        self._input_counts = InputCounter()
         # Plain attributes hold what must stay out of Keras/TF tracking (and saving).
         self._predict_network = _Untracked(function=None)
         self.build((None, self.image_size, self.image_size, 3))
@@ -330,6 +350,8 @@ class SSD(keras.Model):
         `loss = (L_cls + localization_weight · L_loc) / N`, `N` the number of
         positive anchors in the global batch (at least 1), which makes the
         gradients summed over replicas equal to a single-device step.
+        `sample_weight` (from `fit`) is one weight per image, `[batch]` or
+        `[batch, 1]`: it multiplies the losses of that image's anchors.
         """
         if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
             raise ValueError(
@@ -345,12 +367,17 @@ class SSD(keras.Model):
         assert_valid_targets(y["boxes"], classes, self.num_classes)
         problems = count_target_problems(y["boxes"], classes, self.num_classes)
         self._target_problems.add(problems)
+        if x is not None:
+            self._input_counts.add(x, y.get("num_dropped_boxes"), classes.shape[1])
         targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
         positive = tf.cast(targets["positive_mask"], tf.float32)
+        anchor_weights = targets["anchor_weights"] * per_image_weights(sample_weight, classes)
 
-        localization_weights = positive * targets["anchor_weights"]
-        if self.weight_localization and self.class_weights is not None:
-            class_weight_table = tf.constant([0.0] + self.class_weights, tf.float32)
+        localization_weights = positive * anchor_weights
+        # The weights set on the model or on the loss: the prepared loss holds both.
+        class_weights = self._classification_loss.class_weights
+        if self.weight_localization and class_weights is not None:
+            class_weight_table = tf.constant([0.0, *class_weights], tf.float32)
             localization_weights *= tf.gather(
                 class_weight_table, tf.maximum(targets["class_targets"], 0)
             )
@@ -365,7 +392,7 @@ class SSD(keras.Model):
         classification = self._classification_loss(
             targets["class_targets"],
             self._classification_inputs(y_pred, localization),
-            sample_weight=targets["anchor_weights"],
+            sample_weight=anchor_weights,
         )
         classification, localization = self._normalize(classification, localization, positive)
         total = classification + self.localization_weight * localization
@@ -449,14 +476,22 @@ class SSD(keras.Model):
         raise_for_target_problems(self._target_problems, baseline, self.num_classes)
         return logs
 
-    def _with_target_guard(self, callbacks):
-        guard = TargetGuard(self._target_problems, self.num_classes)
+    def _with_target_guard(self, callbacks, targets=True):
+        guards = [InputWarning(self._input_counts)]
+        if targets:
+            guards.append(TargetGuard(self._target_problems, self.num_classes))
         if callbacks is None:
-            return [guard]
+            return guards
         if isinstance(callbacks, keras.callbacks.CallbackList):
-            callbacks.append(guard)
+            # `fit` validating through `evaluate`: its list already holds fit's guard.
             return callbacks
-        return [*callbacks, guard]
+        return [*callbacks, *guards]
+
+    def predict(self, x, *args, callbacks=None, **kwargs):
+        """`keras.Model.predict`; warns if the images look like `[0, 1]` pixels."""
+        return super().predict(
+            x, *args, callbacks=self._with_target_guard(callbacks, targets=False), **kwargs
+        )
 
     def _with_target_checks(self, data):
         """Maps a dataset of `(images, targets, ...)` through `assert_valid_targets`."""
@@ -549,6 +584,7 @@ class SSD(keras.Model):
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        self._input_counts.add(x)
         network = self._predict_network.function
         if network is None:
             return self.detect(x)

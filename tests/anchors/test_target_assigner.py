@@ -1,7 +1,14 @@
+import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 
+from keras_ssd.anchors.anchor_generator import AnchorGenerator
 from keras_ssd.anchors.box_coder import BoxCoder
+from keras_ssd.anchors.matching import match_boxes
+from keras_ssd.anchors.presets import ANCHOR_PRESETS
 from keras_ssd.anchors.target_assigner import TargetAssigner
+from tests.anchors import reference_matching
 
 ANCHORS = np.array(
     [[0.0, 0.0, 0.5, 0.5], [0.0, 0.5, 0.5, 1.0], [0.5, 0.0, 1.0, 0.5], [0.5, 0.5, 1.0, 1.0]], np.float32
@@ -42,3 +49,59 @@ def test_a_box_of_weight_zero_is_an_ignore_region():
     np.testing.assert_array_equal(targets["class_targets"], [[1, 0, 0, -1]])
     np.testing.assert_array_equal(targets["anchor_weights"], [[1.0, 1.0, 1.0, 0.0]])
     np.testing.assert_array_equal(targets["positive_mask"], [[True, False, False, False]])
+
+
+def _crowded_boxes(num_images, num_boxes, seed):
+    """Random boxes of every size, some duplicated, with padding rows."""
+    rng = np.random.default_rng(seed)
+    centre = rng.uniform(0.1, 0.9, (num_images, num_boxes, 2))
+    size = rng.uniform(0.02, 0.6, (num_images, num_boxes, 2))
+    boxes = np.clip(np.concatenate([centre - size / 2, centre + size / 2], -1), 0.0, 1.0)
+    boxes[:, 1::5] = boxes[:, 0:1]  # every fifth box repeats the first one
+    classes = rng.integers(0, 3, (num_images, num_boxes))
+    classes[rng.uniform(size=classes.shape) < 0.2] = -1
+    return boxes.astype(np.float32), classes.astype(np.int32)
+
+
+def _ssd300_anchors():
+    preset = ANCHOR_PRESETS["ssd300"]
+    keys = ("feature_map_sizes", "aspect_ratios", "scales", "steps", "image_size")
+    return AnchorGenerator(**{key: preset[key] for key in keys})()
+
+
+def test_chunked_targets_equal_unchunked_and_the_dense_matcher():
+    anchors = _ssd300_anchors()  # 8732 anchors
+    boxes, classes = _crowded_boxes(2, 40, seed=0)
+    whole = TargetAssigner(anchors, chunk_size=None)(boxes, classes)
+    for chunk_size in (100, 2048):
+        chunked = TargetAssigner(anchors, chunk_size=chunk_size)(boxes, classes)
+        for key in whole:
+            np.testing.assert_array_equal(chunked[key], whole[key], err_msg=key)
+    iou = keras.utils.bounding_boxes.compute_iou(boxes, anchors, "yxyx")
+    iou = np.where(classes[..., np.newaxis] >= 0, iou, -1.0).astype(np.float32)
+    expected = reference_matching.match_anchors(iou)
+    got = match_boxes(boxes, classes >= 0, anchors, chunk_size=1000)
+    np.testing.assert_array_equal(got, expected)
+    assert np.asarray(whole["positive_mask"]).sum() > 40  # the case is not trivial
+
+
+def test_targets_under_xla_equal_the_graph_ones():
+    anchors = _ssd300_anchors()
+    boxes, classes = _crowded_boxes(2, 12, seed=1)
+    assigner = TargetAssigner(anchors, chunk_size=1000)
+
+    def assign(boxes, classes):
+        targets = assigner(boxes, classes)
+        return targets["class_targets"], targets["anchor_weights"], targets["box_targets"]
+
+    graph = tf.function(assign)(boxes, classes)
+    compiled = tf.function(assign, jit_compile=True)(boxes, classes)
+    np.testing.assert_array_equal(compiled[0], graph[0])
+    np.testing.assert_array_equal(compiled[1], graph[1])
+    np.testing.assert_allclose(compiled[2], graph[2], atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_size", [0, -5, 2.5, True])
+def test_bad_chunk_size(chunk_size):
+    with pytest.raises(ValueError, match="chunk_size"):
+        TargetAssigner(ANCHORS, chunk_size=chunk_size)

@@ -71,7 +71,7 @@ def test_flags_are_optional_and_the_progress_bar_shows(capsys):
 
 
 def test_bad_input_raises():
-    with pytest.raises(ValueError, match=r"class_statistics: 0.jpg: label 1 is outside \[0, 1\) \(1 of 3 boxes\)"):
+    with pytest.raises(ValueError, match=r"class_statistics: 0.jpg: label 1 is outside \[0, num_classes=1\) \(1 of 3 boxes\)"):
         class_statistics(_dataset(), ["cat"], verbose=0)
     with pytest.raises(ValueError, match=r"expected unbatched examples with example\['objects'\]\['label'\]"):
         class_statistics(tf.data.Dataset.range(3), CLASS_NAMES, verbose=0)

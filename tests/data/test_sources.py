@@ -64,3 +64,59 @@ def test_tfds_names_and_unknown_data(tmp_path):
         assert dataset.element_spec["image"] == tf.TensorSpec((None, None, 3), tf.uint8)
     with pytest.raises(ValueError, match="cannot tell what 'data.csv' is"):
         load_examples("data.csv")
+
+
+def _voc_folder(folder, names, flat=False):
+    annotations = folder if flat else folder / "Annotations"
+    images = folder if flat else folder / "JPEGImages"
+    os.makedirs(annotations, exist_ok=True)
+    os.makedirs(images, exist_ok=True)
+    for name in names:
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(images / f"{name}.png")
+        (annotations / f"{name}.xml").write_text(
+            f"<annotation><filename>{name}.png</filename><object><name>cat</name><bndbox>"
+            "<xmin>1</xmin><ymin>2</ymin><xmax>4</xmax><ymax>8</ymax></bndbox></object></annotation>"
+        )
+
+
+def _filenames(dataset):
+    return [name.decode() for name in dataset.map(lambda e: e["image/filename"]).as_numpy_iterator()]
+
+
+def test_voc_image_sets_are_the_splits_and_a_missing_split_is_an_error(tmp_path):
+    _voc_folder(tmp_path / "voc", ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"has no split 'test': it has no ImageSets/Main/<split>.txt"):
+        load_examples(str(tmp_path / "voc"), split="test")
+    sets = tmp_path / "voc" / "ImageSets" / "Main"
+    os.makedirs(sets)
+    (sets / "train.txt").write_text("c\na\n")
+    (sets / "val.txt").write_text("b\n")
+    (sets / "cat_train.txt").write_text("c  1\na -1\n")  # a per-class list is not a split
+    assert _filenames(load_examples(str(tmp_path / "voc"), split="train")[0]) == ["c.png", "a.png"]
+    assert _filenames(load_examples(str(tmp_path / "voc"), split="val")[0]) == ["b.png"]
+    assert _filenames(load_examples(str(tmp_path / "voc"))[0]) == ["a.png", "b.png", "c.png"]
+    with pytest.raises(ValueError, match=r"has no split 'test': it has train, val\."):
+        load_examples(str(tmp_path / "voc"), split="test")
+    (sets / "test.txt").write_text("d\n")
+    with pytest.raises(ValueError, match=r"split 'test' lists 1 images, and 1 of them have no annotation"):
+        load_examples(str(tmp_path / "voc"), split="test")
+
+
+def test_flat_folders_and_sources_without_splits(tmp_path):
+    _voc_folder(tmp_path / "flat", ["x", "y"], flat=True)
+    dataset, class_names = load_examples(str(tmp_path / "flat"))
+    assert class_names == ["cat"] and _filenames(dataset) == ["x.png", "y.png"]
+    _voc_folder(tmp_path / "labelimg", ["z"])
+    os.rename(tmp_path / "labelimg" / "Annotations", tmp_path / "labelimg" / "labels")
+    os.rename(tmp_path / "labelimg" / "JPEGImages", tmp_path / "labelimg" / "pictures")
+    dataset, _ = load_examples(str(tmp_path / "labelimg"), annotations_subdir="labels", images_subdir="pictures")
+    assert _filenames(dataset) == ["z.png"]
+    examples, _ = load_examples(str(tmp_path / "flat"))
+    write_tfrecord(str(tmp_path / "all.tfrecord"), examples, ["cat"])
+    records, _ = load_examples(str(tmp_path / "all.tfrecord"))
+    assert int(records.cardinality()) == 2  # counted by the reader's scan
+    with pytest.raises(ValueError, match=r"is TFRecords, which has no splits, but split 'val'"):
+        load_examples(str(tmp_path / "all.tfrecord"), split="val")
+    (tmp_path / "c.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    with pytest.raises(ValueError, match=r"is a COCO JSON file, which has no splits, but split 'train'"):
+        load_examples(str(tmp_path / "c.json"), split="train")

@@ -24,6 +24,15 @@ def test_keras_file_and_saved_model_give_the_same_detections(tmp_path):
     np.testing.assert_allclose(first["scores"], second["scores"], atol=1e-4)
     np.testing.assert_array_equal(first["classes"], second["classes"])  # both 0-based
     assert first["classes"].dtype == np.int32 and first["boxes"].dtype == np.float32
+    # A batch gives each image's detections, padded with class and score -1.
+    for detector, single in ((from_keras, first), (from_export, second)):
+        batch = detector.detect_batch(np.stack([image, image]))
+        count = len(single["scores"])
+        assert batch["num_detections"].tolist() == [count, count]
+        np.testing.assert_array_equal(batch["classes"][1, :count], single["classes"])
+        np.testing.assert_allclose(batch["confidence"][1, :count], single["scores"], atol=1e-6)
+        np.testing.assert_allclose(batch["boxes"][0, :count], single["boxes"], atol=1e-6)
+        assert np.all(batch["classes"][:, count:] == -1) and np.all(batch["confidence"][:, count:] == -1)
     # Same as the model on the image resized the way the export does it.
     resized = tf.image.resize(image[None].astype("float32"), (64, 64))
     predicted = model.predict(resized, verbose=0)

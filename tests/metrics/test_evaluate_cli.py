@@ -1,5 +1,6 @@
 """`keras-ssd evaluate`: a tiny saved model on the embedded synthetic_shapes/tiny data."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from keras_ssd.cli import main
 from keras_ssd.data.synthetic_shapes import CLASS_NAMES
 from keras_ssd.models.ssd import SSD
 from tests.conftest import tiny_backbone
+from tests.data.test_voc_xml import VocFolder, _xml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -24,20 +26,29 @@ def _save_tiny_model(path, num_classes):
     model.save(path)
 
 
-def test_evaluate_prints_the_per_class_and_voc_tables(tmp_path):
+def _confusion_rows(lines, names=CLASS_NAMES):
+    header = next(i for i, line in enumerate(lines) if line.startswith("truth \\ detected"))
+    assert lines[header].split()[3:] == [*names, "missed"]
+    rows = lines[header + 2 : header + 3 + len(names)]
+    assert [row.split()[0] for row in rows] == [*names, "background"]
+    return np.array([[int(v) if v != "-" else 0 for v in row.split()[1:]] for row in rows])
+
+
+def test_evaluate_prints_tables_and_writes_figures(tmp_path):
     model_path = str(tmp_path / "model.keras")
     _save_tiny_model(model_path, len(CLASS_NAMES))
+    output_dir = tmp_path / "evaluation"
     command = [
         sys.executable, "-m", "keras_ssd.cli", "evaluate", "--model", model_path,
         "--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"), "--voc",
-        "--batch-size", "4",
+        "--batch-size", "4", "--score-threshold", "0.2", "--output-dir", str(output_dir),
     ]  # fmt: skip
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("class") and "AP50" in line)
-    assert lines[header].split() == ["class", "boxes", "AP50", "AP"]
+    assert lines[header].split() == ["class", "boxes", "AP50", "AP", "recall50", "AR100"]
     rows = lines[header + 2 : header + 2 + len(CLASS_NAMES)]
     assert [row.split()[0] for row in rows] == list(CLASS_NAMES)
     for row in rows:
@@ -46,16 +57,59 @@ def test_evaluate_prints_the_per_class_and_voc_tables(tmp_path):
     assert any(line.startswith("COCO: AP ") for line in lines)
     voc_header = next(i for i, line in enumerate(lines) if "VOC07 AP50" in line)
     assert lines[voc_header].split() == ["class", "boxes", "VOC07", "AP50", "VOC", "AP50"]
-    assert lines[-1].startswith("mean")
+    # The confusion matrix: each class's row holds each of its boxes once.
+    matrix = _confusion_rows(lines)
+    report = json.loads((output_dir / "report.json").read_text())
+    np.testing.assert_array_equal(matrix, report["confusion_matrix"])
+    boxes = [int(row.split()[1]) for row in rows]
+    np.testing.assert_array_equal(matrix[:-1].sum(axis=1), boxes)
+    assert report["score_threshold"] == 0.2 and report["class_names"] == list(CLASS_NAMES)
+    for name in ("confusion_matrix.png", "precision_recall.png"):
+        assert (output_dir / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_reads_a_saved_model_and_matches_classes_by_name(tmp_path, capsys):
+    from keras_ssd.export import export_saved_model
+
+    names = ["circle", "square"]
+    model = SSD(num_classes=2, backbone=tiny_backbone(), image_size=64, extra_filters=[16], class_names=names)
+    export_dir = export_saved_model(model, str(tmp_path / "exported"))
+    # A VOC folder read with its classes in the other order: 3 circles and 1 square.
+    voc = VocFolder(tmp_path / "voc")
+    for stem, objects in (("a", [("circle", (4, 4, 30, 30)), ("square", (34, 34, 60, 60)),
+                                 ("circle", (34, 4, 60, 30))]),
+                          ("b", [("circle", (10, 10, 50, 50))])):  # fmt: skip
+        voc.image(f"{stem}.jpg", width=64, height=64)
+        voc.annotation(stem, _xml(f"{stem}.jpg", [(n, box, False) for n, box in objects], size=(64, 64)))
+    os.makedirs(voc.root / "ImageSets" / "Main")
+    (voc.root / "ImageSets" / "Main" / "test.txt").write_text("a\nb\n")
+    data = ["--data", str(voc.root), "--classes", "square,circle", "--output-dir", str(tmp_path / "out")]
+    assert main(["evaluate", "--model", export_dir, *data]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("class") and "AP50" in line)
+    rows = [line.split()[:2] for line in lines[header + 2 : header + 4]]
+    assert rows == [["circle", "3"], ["square", "1"]]  # the model's order, the right counts
+    # An untrained head scores about 0.01: nothing reaches 0.5, every box is missed.
+    assert _confusion_rows(lines, names).tolist() == [[0, 0, 3], [0, 0, 1], [0, 0, 0]]
+    assert (tmp_path / "out" / "confusion_matrix.png").exists()
+    assert main(["evaluate", "--model", export_dir, *data[:2], "--classes", "square,circle,disc"]) == 1
+    assert "the data has ['disc'], which the model does not know" in capsys.readouterr().err
 
 
 def test_evaluate_reports_user_errors(tmp_path, capsys):
-    assert main(["evaluate", "--model", str(tmp_path / "missing.keras"), "--data", "synthetic_shapes"]) == 1
-    assert "expected a .keras file" in capsys.readouterr().err
+    out = ["--output-dir", str(tmp_path / "out")]
+    missing = ["--model", str(tmp_path / "missing.keras"), "--data", "synthetic_shapes", *out]
+    assert main(["evaluate", *missing]) == 1
+    assert "missing.keras: no such file or directory. Expected a `.keras` file" in capsys.readouterr().err
     model_path = str(tmp_path / "three.keras")
     _save_tiny_model(model_path, 3)
-    data = ["--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data")]
+    data = ["--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"), *out]
     assert main(["evaluate", "--model", model_path, *data]) == 1
-    assert "num_classes=3" in capsys.readouterr().err
-    assert main(["evaluate", "--model", model_path, "--data", str(tmp_path / "nothing.json")]) == 1
+    assert "num_classes=3 (and no class names to match by) but the data has 5" in capsys.readouterr().err
+    assert main(["evaluate", "--model", model_path, *data, "--score-threshold", "1.5"]) == 1
+    assert "score_threshold must lie in [0, 1], got 1.5" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")
+    assert main(["evaluate", "--model", model_path, *data, "--output-dir", str(tmp_path / "a_file")]) == 1
+    assert "cannot write the output folder" in capsys.readouterr().err
+    assert main(["evaluate", "--model", model_path, "--data", str(tmp_path / "nothing.json"), *out]) == 1
     assert "error" in capsys.readouterr().err

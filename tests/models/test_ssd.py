@@ -230,7 +230,7 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_bad_num_classes():
-    with pytest.raises(ValueError, match="num_classes must be a positive int"):
+    with pytest.raises(ValueError, match="`num_classes` must be an integer >= 1"):
         SSD(num_classes=0, **tiny())
 
 
