@@ -60,8 +60,10 @@ def vgg16_ssd_features(image_size, variant="ssd300", weights=None, width_multipl
         raise ValueError(
             f"Pretrained VGG16 weights need width_multiplier=1.0, got {width_multiplier}."
         )
-    images = keras.Input((image_size, image_size, 3), name="images")
-    hidden = CaffePreprocessing(name="caffe_preprocessing")(images)
+    # The 13 convolutions form a nested model, as the other backbones' keras.applications
+    # networks do (the training job finds the backbone that way).
+    trunk_input = keras.Input((image_size, image_size, 3), name="bgr_images")
+    hidden = trunk_input
     conv4_3 = None
     for block, channels in enumerate(VGG16_BLOCKS, start=1):
         for index, filters in enumerate(channels, start=1):
@@ -78,6 +80,9 @@ def vgg16_ssd_features(image_size, variant="ssd300", weights=None, width_multipl
             padding = "same" if block == 3 else "valid"
             pool = keras.layers.MaxPooling2D(2, padding=padding, name=f"block{block}_pool")
         hidden = pool(hidden)
+    trunk = keras.Model(trunk_input, [conv4_3, hidden], name="vgg16")
+    images = keras.Input((image_size, image_size, 3), name="images")
+    conv4_3, hidden = trunk(CaffePreprocessing(name="caffe_preprocessing")(images))
     hidden = keras.layers.Conv2D(
         _width(1024, width_multiplier), 3, dilation_rate=6, padding="same", activation="relu",
         name="conv6",
@@ -106,7 +111,7 @@ def vgg16_ssd_features(image_size, variant="ssd300", weights=None, width_multipl
         )
     model = keras.Model(images, features, name=f"vgg16_{variant}")
     if weights is not None:
-        _load_vgg16_weights(model, image_size, weights)
+        _load_vgg16_weights(trunk, image_size, weights)
     return model
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 from keras_ssd.anchors.presets import SSD300, SSD512
 from keras_ssd.backbones.ssdlite_mobilenet_v2 import SSDLITE_EXTRA_FILTERS
 from keras_ssd.losses import (
-    HardNegativeMining,
+    HardExampleMiner,
     SigmoidFocalClassificationLoss,
     SmoothL1LocalizationLoss,
     WeightedSigmoidClassificationLoss,
@@ -128,7 +128,7 @@ def _ssdlite_mobilenet_v2(image_size, width_multiplier):
         "extra_filters": list(SSDLITE_EXTRA_FILTERS),
         "anchor_box_shapes": tf_ssd_box_shapes(6),
         "head": "separable",
-        "classification_loss": HardNegativeMining(
+        "classification_loss": HardExampleMiner(
             WeightedSigmoidClassificationLoss(),
             num_hard_examples=3000,
             iou_threshold=0.99,

@@ -22,7 +22,8 @@ def test_imagenet_weights_are_copied_by_layer_name(monkeypatch):
     monkeypatch.setattr(vgg16.keras.applications, "VGG16", spy)
     model = vgg16_ssd_features(272, weights="imagenet")
     assert seen["weights"] == "imagenet" and seen["include_top"] is False
-    np.testing.assert_array_equal(np.asarray(model.get_layer("block5_conv3").kernel), 0.5)
+    trunk = model.get_layer("vgg16")  # nested, as the other backbones' networks
+    np.testing.assert_array_equal(np.asarray(trunk.get_layer("block5_conv3").kernel), 0.5)
     assert not np.all(np.asarray(model.get_layer("conv6").kernel) == 0.5)
 
 

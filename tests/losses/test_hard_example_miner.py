@@ -322,15 +322,30 @@ def test_nms_on_the_top_scores_selects_what_nms_on_every_anchor_selects(num_dupl
         max_negatives_per_positive=3.0,
     )
     calls = []
-    real_nms = tf.image.non_max_suppression_padded
+    real_nms = HardExampleMiner._nms
 
-    def counting_nms(boxes, scores, **kwargs):
+    def counting_nms(self, boxes, scores):
         calls.append(int(boxes.shape[1]))
-        return real_nms(boxes, scores, **kwargs)
+        return real_nms(self, boxes, scores)
 
-    monkeypatch.setattr(tf.image, "non_max_suppression_padded", counting_nms)
+    monkeypatch.setattr(HardExampleMiner, "_nms", counting_nms)
     mined = np.asarray(miner.call(y_true, {"logits": logits, "boxes": boxes}))
     expected = reference_tf_miner_with_nms(y_true, losses, boxes, 10, 0.5, 3.0)
     np.testing.assert_allclose(mined, np.where(expected, losses, 0.0), rtol=1e-6)
     # Eager: the top-20 NMS, plus the full one only when suppression left too few.
     assert calls == ([20] if num_duplicates < 11 else [20, 60])
+
+
+@pytest.mark.parametrize("num_hard_examples", [None, 10, 100])
+def test_nms_miner_under_xla_matches_numpy_reference(num_hard_examples):
+    rng = np.random.default_rng(3)
+    y_true = rng.choice([-1, 0, 0, 0, 0, 1, 2], size=(2, 40))
+    logits = rng.normal(0, 2, (2, 40, 3)).astype("float32")
+    boxes = _random_boxes(rng, (2, 40))
+    miner = HardExampleMiner(
+        WeightedSoftmaxClassificationLoss(), num_hard_examples=num_hard_examples, iou_threshold=0.3,
+    )
+    mined = tf.function(lambda l, b: miner.call(y_true, {"logits": l, "boxes": b}), jit_compile=True)
+    losses = np.asarray(WeightedSoftmaxClassificationLoss().call(y_true, logits))
+    expected = reference_tf_miner_with_nms(y_true, losses, boxes, num_hard_examples or 40, 0.3, 1e6)
+    np.testing.assert_allclose(np.asarray(mined(logits, boxes)), np.where(expected, losses, 0.0), rtol=1e-6)
