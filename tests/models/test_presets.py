@@ -132,6 +132,7 @@ def test_native_size_anchors_maps_and_parameters(name):
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_small_size_maps_anchors_outputs_and_falling_loss(name):
+    keras.utils.set_random_seed(0)
     overrides, sides, num_anchors = SMALL[name]
     model = SSD.from_preset(name, num_classes=5, **overrides)
     assert _map_sides(model) == sides
@@ -142,7 +143,7 @@ def test_small_size_maps_anchors_outputs_and_falling_loss(name):
     assert outputs["boxes"].shape == (2, num_anchors, 4)
     assert outputs["classes"].shape == (2, num_anchors, logits)
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATES.get(name, 1e-3)))
-    losses = model.fit(images, targets, batch_size=4, epochs=5, verbose=0).history["loss"]
+    losses = model.fit(images, targets, batch_size=4, epochs=4, verbose=0).history["loss"]
     assert np.all(np.isfinite(losses))
     assert losses[-1] < losses[0]
 
@@ -173,6 +174,10 @@ def test_preset_heads_train_under_xla_in_mixed_bfloat16(head, box_shapes):
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_mixed_precision_trains_with_float32_outputs(name, policy):
+    # One step per preset and policy (each costs a trace on the CPU): finite, float32
+    # outputs; under bfloat16 the weights move (float16's first steps may be skipped
+    # while the loss scale falls). Falling bfloat16 losses: the XLA heads test above.
+    keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(policy)
     overrides, _, num_anchors = SMALL[name]
     model = SSD.from_preset(name, num_classes=5, **overrides)
@@ -182,11 +187,12 @@ def test_mixed_precision_trains_with_float32_outputs(name, policy):
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATES.get(name, 1e-3)))
     if policy == "mixed_float16":
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    epochs = 4 if policy == "mixed_bfloat16" else 2
-    losses = model.fit(images, targets, batch_size=4, epochs=epochs, verbose=0).history["loss"]
+    before = [np.array(weight) for weight in model.trainable_weights]
+    losses = model.fit(images, targets, batch_size=4, epochs=1, verbose=0).history["loss"]
     assert np.all(np.isfinite(losses))
+    moved = [not np.array_equal(a, np.array(b)) for a, b in zip(before, model.trainable_weights)]
     if policy == "mixed_bfloat16":
-        assert losses[-1] < losses[0]
+        assert np.mean(moved) > 0.5
 
 
 @pytest.mark.parametrize("name", ["ssd300_vgg16", "ssdlite320_mobilenet_v2", "ssd640_resnet50_fpn"])
