@@ -10,12 +10,7 @@ from keras_ssd.anchors.anchor_generator import AnchorGenerator
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.target_assigner import TargetAssigner
 from keras_ssd.backbones.feature_extractor import build_feature_extractor
-from keras_ssd.data.validation import (
-    assert_valid_targets,
-    check_in_memory_targets,
-    count_target_problems,
-    with_target_checks,
-)
+from keras_ssd.data.validation import assert_valid_targets, count_target_problems
 from keras_ssd.losses import (
     HardNegativeMining,
     SmoothL1LocalizationLoss,
@@ -28,11 +23,8 @@ from keras_ssd.losses.localization_loss import LocalizationLoss
 from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
 from keras_ssd.models.loss_normalization import normalize_losses
 from keras_ssd.models.loss_normalization import num_replicas
-from keras_ssd.models.multi_worker import (
-    first_replica_batch,
-    is_multi_worker,
-    logs_for_cross_worker_mean,
-)
+from keras_ssd.models.checked_fit import GroundTruthCheckedFit
+from keras_ssd.models.device_steps import DeviceSafeSteps
 from keras_ssd.models.separable_ssd_head import SeparableSSDHead
 from keras_ssd.models.ssd_arguments import (
     check_class_weights_argument,
@@ -42,14 +34,10 @@ from keras_ssd.models.ssd_arguments import (
     check_probability,
     resolve_loss,
 )
-from keras_ssd.models.input_warnings import InputCounter, InputWarning
+from keras_ssd.models.input_warnings import InputCounter
 from keras_ssd.models.ssd_head import SSDHead
 from keras_ssd.models.weight_shared_ssd_head import WeightSharedSSDHead
-from keras_ssd.models.target_guard import (
-    TargetGuard,
-    TargetProblemCounter,
-    raise_for_target_problems,
-)
+from keras_ssd.models.target_guard import TargetProblemCounter
 from keras_ssd.postprocess.detection_decoder import DetectionDecoder
 
 HEADS = {
@@ -91,7 +79,7 @@ class _Untracked:
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
-class SSD(keras.Model):
+class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
     """Single Shot MultiBox Detector with class-weighted losses.
 
     `call` returns the raw head outputs; `compute_loss` assigns anchors to the
@@ -427,118 +415,6 @@ class SSD(keras.Model):
         if needs_localization:
             inputs["localization"] = localization
         return inputs
-
-    def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None, **kwargs):
-        """`keras.Model.fit` with the ground truth checked.
-
-        In-memory targets are checked first (`ValueError` naming the image and
-        box); a `tf.data.Dataset` gets an asserting map (tf.data is never
-        XLA-compiled); anything else stops with a `ValueError` after the first
-        batch whose targets are bad (`TargetGuard`).
-        """
-        check_in_memory_targets(y, self.num_classes, self.class_names)
-        if isinstance(validation_data, tuple) and len(validation_data) >= 2:
-            check_in_memory_targets(validation_data[1], self.num_classes, self.class_names)
-        return super().fit(
-            with_target_checks(x, self.num_classes),
-            y,
-            *args,
-            validation_data=with_target_checks(validation_data, self.num_classes),
-            callbacks=self._with_target_guard(callbacks),
-            **kwargs,
-        )
-
-    def evaluate(self, x=None, y=None, *args, callbacks=None, **kwargs):
-        """`keras.Model.evaluate` with the ground truth checked as in `fit`."""
-        check_in_memory_targets(y, self.num_classes, self.class_names)
-        return super().evaluate(
-            with_target_checks(x, self.num_classes), y, *args, callbacks=self._with_target_guard(callbacks),
-            **kwargs,
-        )
-
-    def train_on_batch(self, *args, **kwargs):
-        """`keras.Model.train_on_batch`; bad targets raise `ValueError`."""
-        return self._guarded_on_batch(super().train_on_batch, *args, **kwargs)
-
-    def test_on_batch(self, *args, **kwargs):
-        """`keras.Model.test_on_batch`; bad targets raise `ValueError`."""
-        return self._guarded_on_batch(super().test_on_batch, *args, **kwargs)
-
-    def _guarded_on_batch(self, step, *args, **kwargs):
-        baseline = self._target_problems.read()
-        logs = step(*args, **kwargs)
-        raise_for_target_problems(self._target_problems, baseline, self.num_classes)
-        return logs
-
-    def _with_target_guard(self, callbacks, targets=True):
-        guards = [InputWarning(self._input_counts)]
-        if targets:
-            guards.append(TargetGuard(self._target_problems, self.num_classes))
-        if callbacks is None:
-            return guards
-        if isinstance(callbacks, keras.callbacks.CallbackList):
-            # `fit` validating through `evaluate`: its list already holds fit's guard.
-            return callbacks
-        return [*callbacks, *guards]
-
-    def predict(self, x, *args, callbacks=None, **kwargs):
-        """`keras.Model.predict`; warns if the images look like `[0, 1]` pixels."""
-        return super().predict(
-            x, *args, callbacks=self._with_target_guard(callbacks, targets=False), **kwargs
-        )
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras' build needs only shapes; one replica's batch serves under any
-        # strategy, and MultiWorkerMirroredStrategy cannot reduce a nested batch.
-        strategy = self._distribute_strategy
-        if strategy is None or iterator is None or data_batch is not None:
-            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        for _, _, batches in iterator:
-            data_batch = first_replica_batch(strategy, next(batches))
-            break
-        return super()._maybe_symbolic_build(data_batch=data_batch)
-
-    def train_step(self, data):
-        logs = super().train_step(data)
-        return logs_for_cross_worker_mean(logs) if is_multi_worker(self._distribute_strategy) else logs
-
-    def test_step(self, data):
-        logs = super().test_step(data)
-        return logs_for_cross_worker_mean(logs) if is_multi_worker(self._distribute_strategy) else logs
-
-    def make_predict_function(self, force=False):
-        """Keras' predict function, with only the network inside XLA.
-
-        With `jit_compile` on (Keras' `"auto"` turns it on with one GPU),
-        Keras would compile the whole predict step, but keras-cv's NMS
-        (`CombinedNonMaxSuppression`) has no XLA kernel. The network runs in
-        its own XLA-compiled function; decoding and NMS run outside it.
-        """
-        if self.predict_function is not None and not force:
-            return self.predict_function
-        jit_compile = self.jit_compile
-        self._predict_network.function = None
-        if jit_compile and not self.run_eagerly:
-            self._predict_network.function = tf.function(
-                lambda images: self(images, training=False),
-                jit_compile=True,
-                reduce_retracing=True,
-            )
-        self._jit_compile = False
-        try:
-            super().make_predict_function(force=force)
-        finally:
-            self._jit_compile = jit_compile
-        return self.predict_function
-
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        self._input_counts.add(x)
-        network = self._predict_network.function
-        if network is None:
-            return self.detect(x)
-        outputs = network(x)
-        return self.decoder(outputs["boxes"], outputs["classes"])
 
     def detect(self, images):
         """Runs the network, decodes boxes and applies NMS.
