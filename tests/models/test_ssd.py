@@ -249,7 +249,7 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_losses_outside_the_loss_contract_are_refused():
-    with pytest.raises(TypeError, match="classification_loss must be a keras_ssd.losses.ClassificationLoss"):
+    with pytest.raises(TypeError, match="`classification_loss` CategoricalCrossentropy is not a keras_ssd classification loss"):
         SSD(num_classes=3, classification_loss=keras.losses.CategoricalCrossentropy(), **tiny())
     with pytest.raises(TypeError, match="localization_loss must be a keras_ssd.losses.LocalizationLoss"):
         SSD(num_classes=3, localization_loss=keras.losses.Huber(), **tiny())
