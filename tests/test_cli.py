@@ -75,8 +75,9 @@ def test_every_help_shows_the_defaults(command):
 
 def test_train_help_shows_an_option_default_that_had_no_help_text():
     help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
-    assert "--epochs EPOCHS (default: 10)" in help_text
+    assert "--batch-size BATCH_SIZE (default: 32)" in help_text
     assert "--seed SEED (default: 0)" in help_text
+    assert "a finished run's continues it. (default: 10)" in help_text  # after its help text
 
 
 def test_a_saved_model_loads_after_import_keras_then_import_keras_ssd(tmp_path):
