@@ -75,6 +75,24 @@ def save_model_atomically(model, path):
     return write_atomically(path, lambda temporary: model.save(temporary, overwrite=True))
 
 
+def save_figure_atomically(figure, path, **kwargs):
+    """`figure.savefig(path)` (a matplotlib figure) without ever leaving half a picture.
+
+    Args:
+        figure: a `matplotlib.figure.Figure`.
+        path: str. The picture file; its extension picks the format (`.png`).
+        **kwargs: passed to `savefig` (`dpi=...`).
+
+    Returns:
+        `path`.
+    """
+    extension = os.path.splitext(str(path))[1].lstrip(".")
+    # The temporary name ends in ".partial.png": name the format rather than trust it.
+    return write_atomically(
+        path, lambda temporary: figure.savefig(temporary, format=extension or None, **kwargs)
+    )
+
+
 def remove_partial_files(folder):
     """Deletes the temporary files that a killed `write_atomically` left in `folder`.
 

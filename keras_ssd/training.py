@@ -10,11 +10,13 @@ import os
 
 import keras
 
+from keras_ssd.atomic_files import save_figure_atomically
 from keras_ssd.atomic_files import save_model_atomically
 from keras_ssd.augment.ssd_augmentation import SSDAugmentation
 from keras_ssd.data.class_statistics import class_statistics
 from keras_ssd.data.class_statistics import format_statistics_table
 from keras_ssd.data.pipeline import to_detection_inputs
+from keras_ssd.data.pipeline import training_epochs
 from keras_ssd.losses import HardNegativeMining
 from keras_ssd.losses import SigmoidFocalClassificationLoss
 from keras_ssd.losses import WeightedSigmoidClassificationLoss
@@ -274,13 +276,6 @@ def train_detector(
         with strategy.scope():
             model = _build_model(class_names, weights, options)
 
-    def inputs(examples, training):
-        return to_detection_inputs(
-            examples, image_size, max_boxes=max_boxes, batch_size=batch_size,
-            shuffle=shuffle and training, seed=seed,
-            augment=SSDAugmentation(image_size, seed=seed) if augment and training else None,
-        )  # fmt: skip
-
     num_images = int(train_examples.cardinality())
     if num_images < 0:
         num_images = statistics.num_images_total
@@ -294,7 +289,9 @@ def train_detector(
     metrics = None
     validation = None
     if validation_examples is not None:
-        validation = inputs(validation_examples, training=False)
+        validation = to_detection_inputs(
+            validation_examples, image_size, max_boxes=max_boxes, batch_size=batch_size
+        )
         metrics = DetectionMetrics(validation, class_names)
         all_callbacks += [
             metrics,
@@ -312,13 +309,21 @@ def train_detector(
     all_callbacks += list(callbacks or [])
     # Last, so that it records the logs the other callbacks add; it restores the
     # epoch, the weights and the optimizer state of a stopped or continued run.
-    all_callbacks.append(
-        TrainingCheckpoint(os.path.join(output_dir, BACKUP), os.path.join(output_dir, HISTORY))
-    )
+    checkpoint = TrainingCheckpoint(os.path.join(output_dir, BACKUP), os.path.join(output_dir, HISTORY))
+    all_callbacks.append(checkpoint)
+    state = checkpoint.read_state()
+    # Every epoch's order and augmentation depend on (seed, epoch) alone: a resumed
+    # run replays the epochs an uninterrupted one would have seen.
+    train_inputs = training_epochs(
+        train_examples, image_size, epochs, initial_epoch=state["epoch"] if state else 0,
+        seed=seed, max_boxes=max_boxes, batch_size=batch_size, shuffle=shuffle,
+        augment=SSDAugmentation(image_size, seed=seed) if augment else None,
+    )  # fmt: skip
     model.fit(
-        inputs(train_examples, training=True),
+        train_inputs,
         validation_data=validation,
         epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
         callbacks=all_callbacks,
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=verbose,
@@ -398,9 +403,11 @@ def _save_pictures(output_dir, report):
     """Training curves and the per-class AP chart, next to the model."""
     from keras_ssd.visualization import plot_per_class_ap, plot_training_curves
 
-    plot_training_curves(os.path.join(output_dir, "history.csv")).savefig(
-        os.path.join(output_dir, "training_curves.png")
+    save_figure_atomically(
+        plot_training_curves(os.path.join(output_dir, "history.csv")),
+        os.path.join(output_dir, "training_curves.png"),
     )
-    plot_per_class_ap(report, labels=("test split",), metric="AP50").savefig(
-        os.path.join(output_dir, "per_class_ap.png")
+    save_figure_atomically(
+        plot_per_class_ap(report, labels=("test split",), metric="AP50"),
+        os.path.join(output_dir, "per_class_ap.png"),
     )

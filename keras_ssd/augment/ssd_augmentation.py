@@ -165,7 +165,7 @@ class SSDAugmentation:
             raise _error(f"seed must be None or an int, got {seed!r}.")
         self.seed = None if seed is None else int(seed)
 
-    def augment_dataset(self, dataset):
+    def augment_dataset(self, dataset, seed=None):
         """Augments every example of an unbatched dataset, each under its own seed.
 
         Seeds come from `tf.data.Dataset.random(self.seed, rerandomize_each_iteration=True)`
@@ -173,11 +173,17 @@ class SSDAugmentation:
 
         Args:
             dataset: `tf.data.Dataset` of unbatched tfds-style examples.
+            seed: optional int or int64 scalar tensor. Seeds the per-example seeds
+                instead of `self.seed`, the same at every iteration (one epoch of
+                `to_detection_inputs(..., epoch=...)`). Defaults to `None`.
 
         Returns:
             The augmented `tf.data.Dataset`, in the same order.
         """
-        seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True)
+        if seed is None:
+            seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True)
+        else:
+            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=False)
         seeds = seeds.batch(2, drop_remainder=True)
         return tf.data.Dataset.zip((dataset, seeds)).map(
             self.__call__, num_parallel_calls=tf.data.AUTOTUNE

@@ -85,6 +85,7 @@ def to_detection_inputs(
     seed=None,
     drop_remainder=False,
     augment=None,
+    epoch=None,
 ):
     """Maps tfds-style examples to `(images, {"boxes", "classes", "weights"})` batches.
 
@@ -117,6 +118,12 @@ def to_detection_inputs(
             `augment_dataset`, one stateless seed per example; one without an
             `image_size` gets `image_size` passed down) or any
             `example -> example` function (a parallel `map`). Defaults to `None`.
+        epoch: optional int or int64 scalar tensor. Makes the dataset one epoch
+            whose shuffle order and `SSDAugmentation` seeds depend on `(seed, epoch)`
+            alone, not on how often the dataset was iterated before: a run resumed
+            at epoch `k` then sees what an uninterrupted run sees in epoch `k`
+            (`training_epochs` builds a whole run this way). Needs an int `seed`.
+            Defaults to `None`: reshuffled at every iteration.
 
     Returns:
         A prefetched `tf.data.Dataset` of `(images, targets)`: `images` float32
@@ -154,6 +161,8 @@ def to_detection_inputs(
             f"to_detection_inputs: shuffle must be a bool or a buffer size >= 0, got "
             f"{shuffle!r}."
         )
+    if epoch is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"to_detection_inputs: epoch needs an int seed, got seed={seed!r}.")
     spec = dataset.element_spec
     _check_example_spec(spec)
     has_weights = "weight" in spec["objects"]
@@ -185,9 +194,14 @@ def to_detection_inputs(
         }
         return image, targets
 
+    shuffle_seed, augment_seed = seed, None
+    if epoch is not None:
+        shuffle_seed, augment_seed = epoch_seeds(seed, epoch)
     if buffer_size > 0:
         # Shuffle before decoding to float so the buffer holds the smaller examples.
-        dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(
+            buffer_size, seed=shuffle_seed, reshuffle_each_iteration=epoch is None
+        )
     if augment is not None:
         if not callable(augment):
             raise ValueError(
@@ -201,7 +215,7 @@ def to_detection_inputs(
             # with the photometric copies; bench/input_pipeline.py) only to resize it.
             augment = SSDAugmentation.from_config({**augment.get_config(), "image_size": (height, width)})
         if hasattr(augment, "augment_dataset"):
-            dataset = augment.augment_dataset(dataset)
+            dataset = augment.augment_dataset(dataset, seed=augment_seed)
         else:
             dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE)
@@ -209,3 +223,61 @@ def to_detection_inputs(
         batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_seeds(seed, epoch):
+    """The shuffle seed and the augmentation seed of one epoch of a seeded run.
+
+    Args:
+        seed: int. The run's seed.
+        epoch: int or int64 scalar tensor. The epoch, counted from 0.
+
+    Returns:
+        Two int64 scalar tensors, distinct for every `(seed, epoch)` with `epoch`
+        below 2**20.
+    """
+    mixed = tf.constant(int(seed), tf.int64) * (2**21) + 2 * tf.cast(epoch, tf.int64)
+    return mixed, mixed + 1
+
+
+def training_epochs(dataset, image_size, epochs, initial_epoch=0, seed=0, **kwargs):
+    """The batches of epochs `initial_epoch` to `epochs - 1` of a seeded training run.
+
+    Each epoch is `to_detection_inputs(dataset, ..., seed=seed, epoch=epoch)`, so the
+    shuffle order and the augmentation of an epoch do not depend on where the run
+    started: a run stopped after epoch `k` and resumed sees exactly the batches of an
+    uninterrupted one. Iterate it across epochs: `fit(..., steps_per_epoch=...)`
+    with the number of batches of one epoch.
+
+    Args:
+        dataset: `tf.data.Dataset` of unbatched tfds-style examples.
+        image_size: int or `(height, width)`. Size of the output images.
+        epochs: int. The epoch to stop before.
+        initial_epoch: int. The first epoch. Defaults to 0.
+        seed: int. The run's seed. Defaults to 0.
+        **kwargs: the other arguments of `to_detection_inputs` (`shuffle`,
+            `augment`, `batch_size`, ...).
+
+    Returns:
+        A prefetched `tf.data.Dataset` of `(images, targets)` batches, epoch after
+        epoch.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"training_epochs: seed must be an int, got {seed!r}.")
+    for value, name in ((epochs, "epochs"), (initial_epoch, "initial_epoch")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"training_epochs: {name} must be an int >= 0, got {value!r}.")
+    # Checks the arguments once, eagerly, with clear errors.
+    to_detection_inputs(dataset, image_size, seed=seed, epoch=initial_epoch, **kwargs)
+
+    # Plain Python building a pipeline; AutoGraph would turn its `if`s on tensors.
+    @tf.autograph.experimental.do_not_convert
+    def one_epoch(epoch):
+        # Traced into the flat_map's graph, this sets that graph's seed only. A global
+        # seed of 0 (keras.utils.set_random_seed(0)) makes TensorFlow's get_seed
+        # compare the epoch's tensor seed in Python, which fails in a graph.
+        tf.random.set_seed(int(seed) % (2**31 - 2) + 1)
+        return to_detection_inputs(dataset, image_size, seed=seed, epoch=epoch, **kwargs)
+
+    epochs_dataset = tf.data.Dataset.range(initial_epoch, epochs)
+    return epochs_dataset.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
