@@ -221,10 +221,22 @@ def _run_train(args):
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         return _fail("train", error)
+    except Exception as error:  # noqa: BLE001 - an image found undecodable while iterating
+        return _fail_on_undecodable_image("train", error)
     if report is not None:
         print(report.format_table())
     print(f"Model saved to {os.path.join(args.output_dir, 'model.keras')}")
     return 0
+
+
+def _fail_on_undecodable_image(command, error):
+    """`_fail` for an image that passed the readers' checks but does not decode; else re-raises."""
+    from keras_ssd.data.image_files import undecodable_image_message
+
+    message = undecodable_image_message(error)
+    if message is None:
+        raise error
+    return _fail(command, message)
 
 
 def _fail(command, error):
@@ -382,6 +394,8 @@ def _run_evaluate(args):
         )
     except (FileNotFoundError, ValueError) as error:
         return _fail("evaluate", error)
+    except Exception as error:  # noqa: BLE001 - an image found undecodable while iterating
+        return _fail_on_undecodable_image("evaluate", error)
     print(report.format_table())
     print("COCO: " + ", ".join(f"{key} {value:.3f}" for key, value in report.coco.summary.items()))
     if report.voc is not None:
@@ -392,8 +406,11 @@ def _run_evaluate(args):
           "rows ground truth, columns detections")
     print(report.confusion.format_table())
     paths = report.save_figures(args.output_dir)
-    with open(os.path.join(args.output_dir, "report.json"), "w", encoding="utf-8") as handle:
-        json.dump(report.to_dict(), handle, indent=1)
+    from keras_ssd.atomic_files import write_text_atomically
+
+    write_text_atomically(
+        os.path.join(args.output_dir, "report.json"), json.dumps(report.to_dict(), indent=1)
+    )
     print(f"Figures saved to {paths['confusion_matrix']} and {paths['precision_recall']}")
     return 0
 

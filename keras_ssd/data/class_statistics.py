@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.atomic_files import save_figure_atomically
+
 # Images counted per step (and per progress-bar update).
 _BATCH_SIZE = 256
 
@@ -388,5 +390,5 @@ def plot_class_counts(stats, path, log_scale=False, weights=None, weights_label=
         labels.append(weights_label)
     axes.legend(handles, labels, loc="upper right")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    save_figure_atomically(figure, path, dpi=100)
     return figure

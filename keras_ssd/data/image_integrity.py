@@ -24,6 +24,9 @@ _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 # A pattern without repetition keeps the regex engine's fast literal scan (~70x faster).
 _MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_DHT = 0xC4
+# Start-of-frame markers SOF0-SOF15; C4 (DHT), C8 (JPG) and CC (DAC) share the range.
+_FRAME_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def jpeg_end(data):
@@ -42,11 +45,15 @@ def jpeg_end(data):
         marker (a file cut short, which `tf.io.decode_jpeg` rejects).
 
     Raises:
-        ValueError: if `data` does not start with the JPEG SOI marker.
+        ValueError: if `data` does not start with the JPEG SOI marker, or its
+            structure is one that libjpeg refuses: a segment length below 2, a
+            scan before any frame header (SOF), an EOI before any scan (SOS), or
+            a bogus Huffman table.
     """
     if not data.startswith(_JPEG_SOI):
         raise ValueError("not a JPEG (no SOI marker at the start)")
     position, size = 2, len(data)
+    seen_frame = seen_scan = False
     while True:
         position = data.find(b"\xff", position)
         if position < 0:
@@ -58,6 +65,9 @@ def jpeg_end(data):
         marker = data[position]
         position += 1
         if marker == _JPEG_EOI:
+            if not seen_scan:
+                # libjpeg: "Invalid JPEG file structure: missing SOS marker".
+                raise ValueError("a corrupt JPEG (it ends before any image data: no SOS marker)")
             return position
         if marker in _STANDALONE or marker == 0x00:
             continue
@@ -66,14 +76,36 @@ def jpeg_end(data):
         (length,) = struct.unpack_from(">H", data, position)
         if length < 2:
             raise ValueError(f"a corrupt JPEG (segment 0xFF{marker:02X} with length {length})")
-        position += length
-        if position > size:
+        if position + length > size:
             return None
+        if marker in _FRAME_MARKERS:
+            seen_frame = True
+        elif marker == _JPEG_DHT:
+            _check_huffman_tables(data[position + 2 : position + length])
+        elif marker == _JPEG_SOS and not seen_frame:
+            raise ValueError("a corrupt JPEG (image data before its frame header: no SOF marker)")
+        position += length
         if marker == _JPEG_SOS:
+            seen_scan = True
             match = _MARKER_IN_SCAN.search(data, position)
             if match is None:
                 return None
             position = match.start()
+
+
+def _check_huffman_tables(payload):
+    """Raises ValueError for a DHT segment that libjpeg rejects ("Bogus Huffman table")."""
+    position = 0
+    while position < len(payload):
+        if position + 17 > len(payload):
+            raise ValueError("a corrupt JPEG (a Huffman table is cut short)")
+        table_class, table_id = payload[position] >> 4, payload[position] & 0x0F
+        num_codes = sum(payload[position + 1 : position + 17])
+        if table_class > 1 or table_id > 3 or num_codes > 256:
+            raise ValueError("a corrupt JPEG (a bogus Huffman table)")
+        position += 17 + num_codes
+        if position > len(payload):
+            raise ValueError("a corrupt JPEG (a Huffman table is cut short)")
 
 
 def png_end(file):

@@ -5,6 +5,9 @@ import os
 
 import numpy as np
 
+from keras_ssd.atomic_files import save_figure_atomically
+from keras_ssd.atomic_files import write_text_atomically
+
 DETECTIONS_FILE = "detections.json"
 
 
@@ -113,8 +116,7 @@ def predict_files(image_paths, model_path, output_dir, score_threshold=0.5, clas
                 ],
             }
         )
-    with open(os.path.join(output_dir, DETECTIONS_FILE), "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
+    write_text_atomically(os.path.join(output_dir, DETECTIONS_FILE), json.dumps(report, indent=2))
     return report
 
 
@@ -133,7 +135,7 @@ def save_annotated(path, image, detections, class_names):
         ax, detections["boxes"], detections["classes"], detections["scores"], class_names,
         image_shape=(height, width),
     )
-    figure.savefig(path, dpi=dpi)
+    save_figure_atomically(figure, path, dpi=dpi)
 
 
 def _output_names(image_paths, output_dir):

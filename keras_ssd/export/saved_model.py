@@ -16,6 +16,7 @@ import tempfile
 
 import tensorflow as tf
 
+from keras_ssd.atomic_files import write_text_atomically
 from keras_ssd.postprocess.detection_decoder import DetectionDecoder
 from keras_ssd.version import __version__
 
@@ -217,8 +218,7 @@ def write_labels(path, class_names):
     for name in class_names:
         if "\n" in name or "\r" in name:
             raise ValueError(f"Class name {name!r} contains a line break; labels.txt needs one per line.")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{name}\n" for name in class_names))
+    write_text_atomically(path, "".join(f"{name}\n" for name in class_names))
 
 
 def _check_model(model):

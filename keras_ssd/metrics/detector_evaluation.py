@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from keras_ssd.atomic_files import save_figure_atomically
 from keras_ssd.metrics.class_matching import match_classes
 from keras_ssd.metrics.class_matching import remap_examples
 from keras_ssd.metrics.class_table import format_class_table
@@ -107,8 +108,8 @@ class EvaluationReport:
             "confusion_matrix": os.path.join(output_dir, CONFUSION_MATRIX_FILE),
             "precision_recall": os.path.join(output_dir, PRECISION_RECALL_FILE),
         }
-        plot_confusion_matrix(self.confusion).savefig(paths["confusion_matrix"], dpi=100)
-        plot_precision_recall(self.coco).savefig(paths["precision_recall"], dpi=100)
+        save_figure_atomically(plot_confusion_matrix(self.confusion), paths["confusion_matrix"], dpi=100)
+        save_figure_atomically(plot_precision_recall(self.coco), paths["precision_recall"], dpi=100)
         return paths
 
 

@@ -131,3 +131,62 @@ def test_reader_keeps_a_padded_jpeg_and_names_a_cut_one(tmp_path):
     folder.annotation("cut", _xml("cut.jpg", [("cat", (4, 4, 30, 30), False)], size=(64, 48)))
     with pytest.raises(ValueError, match=r"Annotations/cut.xml: image .*cut.jpg is a truncated JPEG"):
         load_voc_xml(str(folder.root))
+
+
+def _segment(data, marker):
+    """The offset and length of the first segment with `marker` (its FF xx included)."""
+    start = data.find(b"\xff" + bytes([marker]))
+    (length,) = struct.unpack_from(">H", data, start + 2)
+    return start, 2 + length
+
+
+def _structurally_broken():
+    """JPEGs whose end marker is in place but whose structure libjpeg refuses."""
+    data = _baseline()
+    sos, _ = _segment(data, 0xDA)
+    sof, sof_length = _segment(data, 0xC0)
+    dht, _ = _segment(data, 0xC4)
+    bogus = bytearray(data)
+    bogus[dht + 5 : dht + 21] = bytes([255] * 16)  # 16 x 255 codes: more than 256
+    return {
+        "no SOS marker": data[:sos] + b"\xff\xd9",
+        "no SOF marker": data[:sof] + data[sof + sof_length :],
+        "bogus Huffman table": bytes(bogus),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_structurally_broken()))
+def test_jpeg_check_refuses_what_libjpeg_refuses(name, tmp_path):
+    data = _structurally_broken()[name]
+    assert not _decodes(data)
+    with pytest.raises(ValueError, match=f"a corrupt JPEG .*{name.split()[-2]}"):
+        jpeg_end(data)
+    path = tmp_path / "image.jpg"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match="is not a readable image"):  # PIL's or ours
+        check_image_file(str(path))
+
+
+def _undefined_quantization_table():
+    """A JPEG that passes every header check but does not decode: its frame uses table 9."""
+    data = bytearray(_baseline())
+    sof, _ = _segment(bytes(data), 0xC0)
+    data[sof + 12] = 9  # the first component's quantization table selector
+    return bytes(data)
+
+
+@pytest.mark.parametrize("bad_index", [1, 2], ids=["middle", "last"])
+def test_an_image_that_fails_to_decode_is_named_when_iterated(tmp_path, bad_index):
+    folder = VocFolder(tmp_path / "voc")
+    for index in range(3):
+        data = _undefined_quantization_table() if index == bad_index else _baseline()
+        (folder.root / "JPEGImages" / f"{index}.jpg").write_bytes(data)
+        folder.annotation(str(index), _xml(f"{index}.jpg", [("cat", (4, 4, 30, 30), False)], size=(64, 48)))
+    assert check_image_file(str(folder.root / "JPEGImages" / f"{bad_index}.jpg")) == (64, 48)
+    dataset, _ = load_voc_xml(str(folder.root))
+    assert int(dataset.cardinality()) == 3
+    iterator = iter(dataset)
+    for _ in range(bad_index):  # the images before it come through, decoded
+        np.testing.assert_array_equal(next(iterator)["image"], tf.io.decode_jpeg(_baseline()))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{bad_index}.jpg could not be read or decoded"):
+        next(iterator)

@@ -122,8 +122,10 @@ def _check_outcome(call, path_hint):
     except ValueError as error:
         assert any(hint in str(error) for hint in hints), f"no {hints} in: {error}"
         return "error"
-    except tf.errors.InvalidArgumentError:
-        # Image bytes that pass the header check but do not decode: TF names the op only.
+    except tf.errors.InvalidArgumentError as error:
+        # Image bytes that pass the header check but do not decode: named when iterated.
+        assert "could not be read or decoded" in str(error), str(error)
+        assert any(hint in str(error) for hint in hints), f"no {hints} in: {error}"
         return "decode"
     assert isinstance(class_names, list)
     return "result"

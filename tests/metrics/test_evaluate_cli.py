@@ -113,3 +113,20 @@ def test_evaluate_reports_user_errors(tmp_path, capsys):
     assert "cannot write the output folder" in capsys.readouterr().err
     assert main(["evaluate", "--model", model_path, "--data", str(tmp_path / "nothing.json"), *out]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_evaluate_names_an_image_that_fails_to_decode(tmp_path, capsys):
+    from tests.data.test_image_integrity import _baseline, _undefined_quantization_table
+
+    model_path = str(tmp_path / "model.keras")
+    _save_tiny_model(model_path, 1)
+    folder = VocFolder(tmp_path / "voc")
+    for index, data in enumerate([_baseline(), _undefined_quantization_table()]):
+        (folder.root / "JPEGImages" / f"{index}.jpg").write_bytes(data)
+        folder.annotation(str(index), _xml(f"{index}.jpg", [("cat", (4, 4, 30, 30), False)], size=(64, 48)))
+    args = ["evaluate", "--model", model_path, "--data", str(folder.root), "--output-dir", str(tmp_path / "out")]
+    assert main(args) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("keras-ssd evaluate: error: ")
+    assert "JPEGImages/1.jpg could not be read or decoded as an image" in error
+    assert "Traceback" not in error and len(error.strip().splitlines()) == 1
