@@ -96,3 +96,21 @@ def test_save_model_atomically_wants_a_keras_file(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="path: expected a file name ending in '.keras'"):
         save_model_atomically(model, str(tmp_path / "model.h5"))
+
+
+def test_a_figure_is_saved_as_a_png_with_no_temporary_left(tmp_path):
+    from matplotlib.figure import Figure
+
+    from keras_ssd.atomic_files import save_figure_atomically
+
+    path = tmp_path / "per_class_ap.png"
+    path.write_bytes(b"old picture")
+    figure = Figure(figsize=(2, 1))
+    figure.add_subplot().plot([0, 1], [1, 0])
+    assert save_figure_atomically(figure, str(path), dpi=50) == str(path)
+    # The temporary name ends in ".partial.png"; the format comes from the target's name.
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert os.listdir(tmp_path) == ["per_class_ap.png"]
+    with pytest.raises(ValueError):  # a failing save keeps the old picture
+        save_figure_atomically(figure, str(path), dpi=-1)
+    assert path.read_bytes().startswith(b"\x89PNG") and os.listdir(tmp_path) == ["per_class_ap.png"]
