@@ -1,9 +1,9 @@
 """`keras-ssd train` on your own data: VOC, COCO JSON and TFRecords, then `evaluate`."""
 
 import csv
-import importlib.util
 import json
 import os
+import sys
 
 import keras
 import numpy as np
@@ -83,13 +83,25 @@ def write_records(folder):
     return str(folder / "train-*.tfrecord"), str(folder / "label_map.pbtxt")
 
 
+def _event_tags(folder):
+    """The summary tags written to the TensorBoard event files in `folder`."""
+    import tensorflow as tf
+
+    tags = set()
+    for name in os.listdir(folder):
+        for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
 def _history(output_dir):
     with open(os.path.join(output_dir, "history.csv")) as file:
         return list(csv.DictReader(file))
 
 
 @pytest.mark.parametrize("source", ["voc", "coco", "tfrecord"])
-def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, backbone_file, source):
+def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, monkeypatch, backbone_file, source):
     extra = []
     if source == "voc":
         data = ["--data", write_voc(tmp_path / "voc"), "--classes", ",".join(NAMES)]
@@ -104,12 +116,12 @@ def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, backbone_
     else:
         records, label_map = write_records(tmp_path / "records")
         data = ["--data", records, "--label-map", label_map]
-        extra = ["--loss", "focal"]
-        if importlib.util.find_spec("tensorboard") is not None:
-            extra.append("--tensorboard")
-        else:  # a one-line error before any work, not a crash after the first epoch
+        extra = ["--loss", "focal", "--tensorboard"]
+        with monkeypatch.context() as patch:  # without the package: an error before any work
+            patch.setitem(sys.modules, "tensorboard", None)
             assert main(["train", *data, "--output-dir", str(tmp_path / "tb"), "--tensorboard"]) == 1
             assert "need the tensorboard package" in capsys.readouterr().err
+            assert not os.path.exists(tmp_path / "tb" / "history.csv")
     output_dir = str(tmp_path / "run")
     command = ["train", *data, "--output-dir", output_dir, *QUICK, "--backbone", backbone_file, *extra]
     assert main([*command, "--class-weights", "circle=2,ring=0.5"]) == 0
@@ -125,7 +137,9 @@ def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, backbone_
     assert model.class_names == NAMES and model.image_size == 64
     assert model.class_weights == [2.0, 1.0, 1.0, 1.0, 0.5]
     if "--tensorboard" in extra:
-        assert os.listdir(os.path.join(output_dir, "logs", "train"))  # TensorBoard events
+        # TensorBoard events: the training loss, and the per-class AP with the validation logs.
+        assert "epoch_loss" in _event_tags(os.path.join(output_dir, "logs", "train"))
+        assert {"epoch_AP50", "epoch_AP50/circle"} <= _event_tags(os.path.join(output_dir, "logs", "validation"))
     if source == "tfrecord":
         assert type(model.classification_loss).__name__ == "SigmoidFocalClassificationLoss"
     if source == "coco":
