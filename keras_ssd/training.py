@@ -124,7 +124,7 @@ def _check_tensorboard():
         ) from None
 
 
-def _compile(model, learning_rate, epochs, steps_per_epoch, jit_compile="auto"):
+def _compile(model, learning_rate, epochs, steps_per_epoch, jit_compile="auto", run_eagerly=False):
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
         decay_steps=max(1, (epochs - 1) * steps_per_epoch),
@@ -132,7 +132,11 @@ def _compile(model, learning_rate, epochs, steps_per_epoch, jit_compile="auto"):
         warmup_steps=steps_per_epoch,
         alpha=0.01,
     )
-    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=10.0), jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=10.0),
+        jit_compile=jit_compile,
+        run_eagerly=run_eagerly,
+    )
 
 
 def train_detector(
@@ -159,6 +163,7 @@ def train_detector(
     architecture=DEFAULT_ARCHITECTURE,
     mixed_precision=None,
     jit_compile="auto",
+    run_eagerly=False,
     distribute=None,
     callbacks=None,
     verbose="auto",
@@ -219,6 +224,9 @@ def train_detector(
             (`training_devices.PRECISIONS`); it sets Keras' global dtype policy.
         jit_compile: passed to `compile`: `"auto"` (Keras: XLA with one GPU),
             True or False.
+        run_eagerly: bool. Passed to `compile`: run the train, test and predict
+            steps eagerly. A handful of steps on tiny images (a notebook's quick
+            setting, debugging) run faster than traced. Defaults to False.
         distribute: None, `"mirrored"` or `"multi_worker"`
             (`training_devices.make_strategy`); `batch_size` is then the global
             batch. Under `"multi_worker"` workers other than the chief write to
@@ -283,7 +291,7 @@ def train_detector(
     # The schedule spans every epoch of the run: a continued run's restored optimizer
     # step carries on along it.
     with strategy.scope():
-        _compile(model, learning_rate, epochs, steps_per_epoch, jit_compile)
+        _compile(model, learning_rate, epochs, steps_per_epoch, jit_compile, run_eagerly)
     os.makedirs(output_dir, exist_ok=True)
     all_callbacks = []
     metrics = None

@@ -71,6 +71,18 @@ def test_mixed_bfloat16_xla_and_mirrored_strategy_train_together(tmp_path, resto
     assert len(losses) == 2 and np.all(np.isfinite(losses))
 
 
+def test_run_eagerly_reaches_compile(tmp_path):
+    examples, names = load_synthetic_shapes("train", str(tmp_path / "data"), "tiny")
+    model, _ = train_detector(
+        examples.take(8), names, str(tmp_path / "run"), epochs=1, batch_size=4, image_size=64,
+        backbone=tiny_backbone(), augment=False, run_eagerly=True, verbose=0,
+    )  # fmt: skip
+    assert model.run_eagerly is True
+    # Keras wraps the step in a tf.function only when it traces.
+    assert not isinstance(model.train_function, tf.types.experimental.PolymorphicFunction)
+    assert np.isfinite(float(_history(str(tmp_path / "run"))[0]["loss"]))
+
+
 def test_device_choices_are_checked(monkeypatch, restore_dtype_policy):
     with pytest.raises(ValueError, match="mixed_precision must be None or one of float16, bfloat16"):
         set_precision("float8")
