@@ -156,8 +156,9 @@ def test_small_size_maps_anchors_outputs_and_falling_loss(name):
     ],
 )
 def test_preset_heads_train_under_xla_in_mixed_bfloat16(head, box_shapes):
-    # XLA-compiling a whole preset's train step takes minutes on a CPU; the backbones are
-    # keras.applications networks, so the new heads are compiled on a tiny backbone.
+    # XLA-compiling a whole preset's train step takes 20-50 s per preset on a CPU, so the
+    # suite compiles the new heads on a tiny backbone (the backbones are keras.applications
+    # networks); bench/preset_training.py trains every whole preset under XLA.
     keras.config.set_dtype_policy("mixed_bfloat16")
     images, targets = _images(4, 64)
     model = SSD(
