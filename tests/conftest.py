@@ -16,7 +16,11 @@ def _reset_keras_state():
     keras.utils.set_random_seed(0)
     yield
     keras.config.set_dtype_policy("float32")
-    keras.backend.clear_session()
+    # Without gc.collect(): a full collection over a worker's heap of TensorFlow objects
+    # after every test took 2/3 of the time of tests/models/test_ssd.py, tests/losses and
+    # tests/anchors (186 s against 62 s) for the same peak memory (1.57 GB); Python's own
+    # collections still run.
+    keras.backend.clear_session(free_memory=False)
 
 
 def tiny_backbone(image_size=64, name="tiny_backbone", down_to_1x1=False):
