@@ -231,7 +231,7 @@ def _run_train(args):
 
 def _fail_on_undecodable_image(command, error):
     """`_fail` for an image that passed the readers' checks but does not decode; else re-raises."""
-    from keras_ssd.data.image_files import undecodable_image_message
+    from keras_ssd.data.decode_failures import undecodable_image_message
 
     message = undecodable_image_message(error)
     if message is None:

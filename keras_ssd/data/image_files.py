@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.decode_failures import decode_naming_failures
 from keras_ssd.data.image_integrity import jpeg_end
 from keras_ssd.data.image_integrity import png_end
 
@@ -229,7 +230,9 @@ def examples_from_records(records, load_images=True):
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if load_images:
-        dataset = decode_naming_failures(dataset, columns["path"])
+        dataset = decode_naming_failures(
+            dataset, columns["path"], lambda example: decode_image_file(example["path"])
+        )
     dataset = dataset.map(_without_path, deterministic=True)
     # The gap check leaves the size unknown to tf.data; it is the number of records.
     return dataset.apply(tf.data.experimental.assert_cardinality(len(records)))
@@ -237,69 +240,3 @@ def examples_from_records(records, load_images=True):
 
 def _without_path(example):
     return {key: value for key, value in example.items() if key != "path"}
-
-
-_DECODE_FAILURE = re.compile(r"keras_ssd: (.*? could not be read or decoded as an image .*?annotations\.)")
-
-
-def undecodable_image_message(error):
-    """The message of `decode_naming_failures`' error, without TensorFlow's frame, or None.
-
-    Args:
-        error: an exception raised while iterating a dataset.
-
-    Returns:
-        str naming the file, or None when `error` is another error.
-    """
-    if not isinstance(error, tf.errors.InvalidArgumentError):
-        return None
-    match = _DECODE_FAILURE.search(str(error))
-    return None if match is None else match.group(1)
-
-
-def decode_naming_failures(examples, paths):
-    """Adds the decoded `"image"` of each example's `"path"`; a failure names the file.
-
-    The readers' header check (`check_image_file`) cannot see every corrupt file (a
-    bit flip inside the compressed data), and TensorFlow's decode error names its op,
-    not the file. So the decode's errors are dropped (`ignore_errors`) and the gap
-    they leave in the example indices is reported, by path, with `tf.Assert`: the
-    iterator raises `tf.errors.InvalidArgumentError` "... could not be decoded as an
-    image: <path>". A sentinel element after the last example finds a failure there.
-
-    Args:
-        examples: `tf.data.Dataset` of dicts with a `"path"` string, the i-th one
-            `paths[i]`.
-        paths: string tensor `[num_examples]`.
-
-    Returns:
-        The dataset with `"image"` uint8 `[height, width, 3]` added, in order.
-    """
-    num_examples = tf.shape(paths, out_type=tf.int64)[0]
-    sentinel = examples.take(1).map(lambda example: (num_examples, example))
-    indexed = examples.enumerate().concatenate(sentinel)
-
-    def decode(index, example):
-        image = tf.cond(
-            index < num_examples,
-            lambda: decode_image_file(example["path"]),
-            lambda: tf.zeros((1, 1, 3), tf.uint8),
-        )
-        return index, {**example, "image": image}
-
-    def check_no_gap(expected, element):
-        index, example = element
-        missing = tf.strings.join(
-            ["keras_ssd: ", tf.gather(paths, tf.minimum(expected, num_examples - 1)),
-             " could not be read or decoded as an image (corrupt or unsupported file); "
-             "fix or remove it, or leave it out of the annotations."]
-        )  # fmt: skip
-        with tf.control_dependencies([tf.debugging.Assert(tf.equal(index, expected), [missing])]):
-            index = tf.identity(index)
-        return index + 1, (index, example)
-
-    decoded = indexed.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    decoded = decoded.ignore_errors().scan(tf.constant(0, tf.int64), check_no_gap)
-    return decoded.filter(lambda index, example: index < num_examples).map(
-        lambda index, example: example
-    )

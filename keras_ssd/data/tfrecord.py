@@ -24,6 +24,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.decode_failures import decode_naming_failures
 from keras_ssd.data.image_files import SkipReport
 from keras_ssd.data.label_map import RecordClasses
 from keras_ssd.data.label_map import check_class_names
@@ -273,8 +274,9 @@ def _check_record(parsed, classes, source, with_image):
 def _scan(files, classes, with_image, skip_invalid, skips):
     """Reads every record once: checks it, finds truncation, collects class texts.
 
-    Returns `(kept, names_by_id, num_records)`: `kept[file]` is
-    `(num_readable, bad_indices)`; what was skipped is added to `skips`.
+    Returns `(kept, names_by_id, num_records, sources)`: `kept[file]` is
+    `(num_readable, bad_indices)`; `sources` names each kept record in reading order
+    ("<file>: record <i> (<filename>)"); what was skipped is added to `skips`.
     """
 
     def light(record):
@@ -283,9 +285,9 @@ def _scan(files, classes, with_image, skip_invalid, skips):
             parsed["image/has_encoded"] = tf.strings.length(parsed.pop("image/encoded")) > 0
         return parsed
 
-    kept, names_by_id, num_records = {}, {}, 0
+    kept, names_by_id, num_records, sources = {}, {}, 0, []
     for file in files:
-        bad, count = [], 0
+        bad, count, file_sources = [], 0, []
         records = tf.data.TFRecordDataset(file).map(light, num_parallel_calls=tf.data.AUTOTUNE)
         try:
             for index, parsed in enumerate(records.as_numpy_iterator()):
@@ -293,6 +295,7 @@ def _scan(files, classes, with_image, skip_invalid, skips):
                 name = parsed["image/filename"] or parsed["image/source_id"]
                 name = name.decode("utf-8", "replace")
                 source = f"{file}: record {index}" + (f" ({name})" if name else "")
+                file_sources.append(source)
                 try:
                     _, ids, texts = _check_record(parsed, classes, source, with_image)
                 except ValueError as error:
@@ -318,9 +321,23 @@ def _scan(files, classes, with_image, skip_invalid, skips):
                 ) from None
             skips.add("truncated or corrupt files (their readable records kept)", message + ".")
             count = num_readable
+            file_sources = file_sources[:num_readable]
+            file_sources += [f"{file}: record {i}" for i in range(len(file_sources), num_readable)]
         num_records += count
         kept[file] = (num_readable, bad)
-    return kept, names_by_id, num_records
+        skipped = set(bad)
+        sources += [source for i, source in enumerate(file_sources) if i not in skipped]
+    return kept, names_by_id, num_records, sources
+
+
+def _decode_encoded(example):
+    return tf.io.decode_image(
+        example["image/encoded"], channels=3, dtype=tf.uint8, expand_animations=False
+    )
+
+
+def _with_decoded_image(example):
+    return {**example, "image": tf.ensure_shape(_decode_encoded(example), (None, None, 3))}
 
 
 def _count_readable(file):
@@ -404,7 +421,7 @@ def read_tfrecord(
     kept = None
     if verify:
         skips = SkipReport("read_tfrecord", "readable records")
-        kept, names_by_id, num_records = _scan(files, classes, load_images, skip_invalid, skips)
+        kept, names_by_id, num_records, sources = _scan(files, classes, load_images, skip_invalid, skips)
         skips.warn(num_records)
         if classes.items:
             class_names = list(classes.names)
@@ -463,15 +480,21 @@ def read_tfrecord(
             },
         }
         if load_images:
-            image = tf.io.decode_image(
-                parsed["image/encoded"], channels=3, dtype=tf.uint8, expand_animations=False
-            )
-            example["image"] = tf.ensure_shape(image, (None, None, 3))
+            example["image/encoded"] = parsed["image/encoded"]
         return example
 
     dataset = _raw_records(files, kept).map(
         to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
+    if load_images:
+        if kept is None:  # unscanned: the records have no names to give
+            dataset = dataset.map(_with_decoded_image, deterministic=True)
+        else:
+            dataset = decode_naming_failures(dataset, sources, _decode_encoded)
+        dataset = dataset.map(
+            lambda example: {key: value for key, value in example.items() if key != "image/encoded"},
+            deterministic=True,
+        )
     if kept is not None:
         # The scan counted the records: a known size lets fit show progress and
         # split_by_fraction split without a pass over the images.

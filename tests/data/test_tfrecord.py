@@ -266,3 +266,29 @@ def test_verify_false_reads_nothing_now_and_needs_a_label_map(record_file, tmp_p
     unchecked, _ = read_tfrecord(str(truncated), label_map, verify=False)  # documented: fails late
     with pytest.raises(tf.errors.DataLossError):
         list(unchecked.as_numpy_iterator())
+
+
+def test_an_image_that_fails_to_decode_names_its_record(tmp_path):
+    from tests.data.test_image_integrity import _baseline, _undefined_quantization_table
+
+    path = str(tmp_path / "train.tfrecord")
+    examples = [
+        {"image": tf.io.decode_jpeg(_baseline()).numpy(), "image/filename": f"{index}.jpg",
+         "objects": {"bbox": np.array([[0.1, 0.1, 0.5, 0.5]], np.float32), "label": np.array([0])}}
+        for index in range(3)
+    ]  # fmt: skip
+    write_tfrecord(path, examples, ["cat"])
+    # Record 1's JPEG replaced by one that passes the header checks but does not decode.
+    records = [record.numpy() for record in tf.data.TFRecordDataset(path)]
+    example = tf.train.Example.FromString(records[1])
+    example.features.feature["image/encoded"].bytes_list.value[0] = _undefined_quantization_table()
+    records[1] = example.SerializeToString()
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records:
+            writer.write(record)
+    dataset, _ = read_tfrecord(path)
+    assert int(dataset.cardinality()) == 3
+    iterator = iter(dataset)
+    assert next(iterator)["image"].shape == (48, 64, 3) and "image/encoded" not in next(iter(dataset))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"train.tfrecord: record 1 \(1.jpg\) could not be read or decoded"):
+        next(iterator)
