@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssd.data.synthetic_shapes import render_example
+from keras_ssd.data.synthetic_shapes import render_batch
 from keras_ssd.models.ssd import SSD
 
 # The smallest sizes each preset allows (VGG16's VALID extras need >= ~268 px).
@@ -41,27 +41,13 @@ MODES = {
 LEARNING_RATES = {"ssd300_vgg16": 3e-4, "ssd512_vgg16": 3e-4}
 
 
-def embedded_images(num_images, image_size, max_boxes=6):
-    """Images and padded targets from the embedded dataset's renderer."""
-    images = np.zeros((num_images, image_size, image_size, 3), "float32")
-    boxes = np.zeros((num_images, max_boxes, 4), "float32")
-    classes = -np.ones((num_images, max_boxes), "int32")
-    for index in range(num_images):
-        image, image_boxes, labels = render_example(index, image_size=image_size)
-        count = min(len(labels), max_boxes)
-        images[index], boxes[index, :count], classes[index, :count] = (
-            image, image_boxes[:count], labels[:count]
-        )  # fmt: skip
-    return images, {"boxes": boxes, "classes": classes}
-
-
 def train(name, overrides, mode, epochs, num_images):
     """Fits one preset in one mode; returns (first loss, last loss, seconds, model)."""
     keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(MODES[mode]["policy"])
     try:
         model = SSD.from_preset(name, num_classes=5, **overrides)
-        images, targets = embedded_images(num_images, model.image_size)
+        images, targets = render_batch(num_images, model.image_size)
         model.compile(
             optimizer=keras.optimizers.Adam(LEARNING_RATES.get(name, 1e-3)),
             jit_compile=MODES[mode]["jit_compile"],
@@ -82,7 +68,7 @@ def export_difference(model, num_images=2):
         The largest score difference (inf when the detection counts differ) and the
         number of detections compared.
     """
-    images, _ = embedded_images(num_images, model.image_size)
+    images, _ = render_batch(num_images, model.image_size)
     pixels = images.astype("uint8")
     with tempfile.TemporaryDirectory() as folder:
         serve = tf.saved_model.load(model.export(f"{folder}/exported")).signatures["serving_default"]

@@ -15,19 +15,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssd.data.synthetic_shapes import render_example
+from keras_ssd.data.synthetic_shapes import render_batch
 from keras_ssd.models.ssd import SSD
 
 
 def make_batch(batch_size, image_size, max_boxes):
-    images = np.zeros((batch_size, image_size, image_size, 3), "float32")
-    boxes = np.zeros((batch_size, max_boxes, 4), "float32")
-    classes = -np.ones((batch_size, max_boxes), "int32")
-    for index in range(batch_size):
-        image, image_boxes, labels = render_example(index, image_size=image_size)
-        count = min(len(labels), max_boxes)
-        images[index], boxes[index, :count], classes[index, :count] = image, image_boxes[:count], labels[:count]
-    return tf.constant(images), {"boxes": tf.constant(boxes), "classes": tf.constant(classes)}
+    images, targets = render_batch(batch_size, image_size, max_boxes)
+    return tf.constant(images), {key: tf.constant(value) for key, value in targets.items()}
 
 
 def make_steps(model, optimizer, jit_compile=False):

@@ -178,3 +178,20 @@ def test_tfds_load_by_name_offline(tmp_path, no_network):
         download_and_prepare_kwargs={"download_config": OFFLINE},
     )
     assert len(list(dataset)) == 8
+
+
+def test_render_batch_pads_the_examples_of_render_example():
+    from keras_ssd.data.synthetic_shapes import render_batch
+
+    images, targets = render_batch(3, image_size=64, max_boxes=6)
+    assert images.shape == (3, 64, 64, 3) and images.dtype == np.float32
+    assert targets["boxes"].shape == (3, 6, 4) and targets["classes"].dtype == np.int32
+    for index in range(3):
+        image, boxes, labels = render_example(index, image_size=64)
+        count = len(labels)
+        np.testing.assert_array_equal(images[index], image.astype(np.float32))
+        np.testing.assert_array_equal(targets["boxes"][index, :count], boxes)
+        np.testing.assert_array_equal(targets["classes"][index, :count], labels)
+        assert np.all(targets["classes"][index, count:] == -1) and np.all(targets["boxes"][index, count:] == 0)
+    _, first_only = render_batch(3, image_size=64, max_boxes=1)  # the rest dropped
+    np.testing.assert_array_equal(first_only["classes"][:, 0], targets["classes"][:, 0])

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ssd.data.synthetic_shapes import render_example
+from keras_ssd.data.synthetic_shapes import render_batch
 from keras_ssd.models.ssd import SSD
 
 from tests.conftest import tiny_backbone
@@ -88,19 +88,6 @@ REFERENCE_PARAMETERS = {
 }
 
 
-def _images(num_images, image_size, max_boxes=6):
-    images = np.zeros((num_images, image_size, image_size, 3), "float32")
-    boxes = np.zeros((num_images, max_boxes, 4), "float32")
-    classes = -np.ones((num_images, max_boxes), "int32")
-    for index in range(num_images):
-        image, image_boxes, labels = render_example(index, image_size=image_size)
-        count = min(len(labels), max_boxes)
-        images[index], boxes[index, :count], classes[index, :count] = (
-            image, image_boxes[:count], labels[:count]
-        )
-    return images, {"boxes": boxes, "classes": classes}
-
-
 def _map_sides(model):
     sides = [tuple(output.shape[1:3]) for output in model.feature_extractor.outputs]
     assert all(height == width for height, width in sides)
@@ -137,7 +124,7 @@ def test_small_size_maps_anchors_outputs_and_falling_loss(name):
     model = SSD.from_preset(name, num_classes=5, **overrides)
     assert _map_sides(model) == sides
     assert model.anchors.shape == (num_anchors, 4)
-    images, targets = _images(4, overrides["image_size"])
+    images, targets = render_batch(4, overrides["image_size"])
     outputs = model(images[:2])
     logits = 5 + int(model.uses_background_logit)
     assert outputs["boxes"].shape == (2, num_anchors, 4)
@@ -160,7 +147,7 @@ def test_preset_heads_train_under_xla_in_mixed_bfloat16(head, box_shapes):
     # suite compiles the new heads on a tiny backbone (the backbones are keras.applications
     # networks); bench/preset_training.py trains every whole preset under XLA.
     keras.config.set_dtype_policy("mixed_bfloat16")
-    images, targets = _images(4, 64)
+    images, targets = render_batch(4, 64)
     model = SSD(
         num_classes=5, backbone=tiny_backbone(), image_size=64, extra_filters=[16],
         anchor_box_shapes=[box_shapes[0]] + [box_shapes[1]] * 3, head=head,  # maps 8, 4, 2, 1
@@ -189,7 +176,7 @@ def test_mixed_precision_trains_with_float32_outputs(name, policy):
     keras.config.set_dtype_policy(policy)
     overrides, _, num_anchors = SMALL[name]
     model = SSD.from_preset(name, num_classes=5, **overrides)
-    images, targets = _images(4, overrides["image_size"])
+    images, targets = render_batch(4, overrides["image_size"])
     outputs = model(images[:1])
     assert outputs["boxes"].dtype == "float32" and outputs["classes"].dtype == "float32"
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATES.get(name, 1e-3)))
@@ -209,7 +196,7 @@ def test_config_round_trip_and_keras_file_give_the_same_numbers(name, tmp_path):
     model = SSD.from_preset(name, num_classes=2, class_names=["a", "b"], **overrides)
     for weight in model.weights:  # not the initial values: BatchNorm statistics, L2 scales too
         weight.assign(weight + np.random.default_rng(0).uniform(0.0, 0.1, weight.shape))
-    images, _ = _images(1, overrides["image_size"])
+    images, _ = render_batch(1, overrides["image_size"])
     revived = SSD.from_config(model.get_config())
     assert revived.get_config() == model.get_config()
     revived.set_weights(model.get_weights())

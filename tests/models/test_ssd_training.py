@@ -3,21 +3,9 @@
 import keras
 import numpy as np
 
-from keras_ssd.data.synthetic_shapes import render_example
+from keras_ssd.data.synthetic_shapes import render_batch
 from keras_ssd.metrics.coco_evaluation import unbatch_detections
 from keras_ssd.models.ssd import SSD
-
-
-def _embedded_images(num_images, image_size, max_boxes=6):
-    images = np.zeros((num_images, image_size, image_size, 3), "float32")
-    boxes = np.zeros((num_images, max_boxes, 4), "float32")
-    classes = -np.ones((num_images, max_boxes), "int32")
-    for index in range(num_images):
-        image, image_boxes, labels = render_example(index, image_size=image_size)
-        images[index] = image
-        boxes[index, : len(labels)] = image_boxes
-        classes[index, : len(labels)] = labels
-    return images, {"boxes": boxes, "classes": classes}
 
 
 def _found(ground_truth_box, ground_truth_class, detections, min_confidence=0.3):
@@ -31,7 +19,7 @@ def _found(ground_truth_box, ground_truth_class, detections, min_confidence=0.3)
 def test_mobilenet_ssd_overfits_embedded_images_and_detects_them():
     # Inference mode uses the BatchNorm moving statistics: with keras.applications'
     # momentum 0.999 this model would detect nothing after this short training.
-    images, targets = _embedded_images(8, 64)
+    images, targets = render_batch(8, 64)
     model = SSD(num_classes=5, image_size=64, width_multiplier=0.35, extra_filters=[64])
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     history = model.fit(images, targets, batch_size=8, epochs=80, verbose=0)
