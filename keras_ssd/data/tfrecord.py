@@ -488,7 +488,9 @@ def read_tfrecord(
     )
     if load_images:
         if kept is None:  # unscanned: the records have no names to give
-            dataset = dataset.map(_with_decoded_image, deterministic=True)
+            dataset = dataset.map(
+                _with_decoded_image, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            )
         else:
             dataset = decode_naming_failures(dataset, sources, _decode_encoded)
         dataset = dataset.map(
