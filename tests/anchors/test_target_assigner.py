@@ -85,20 +85,55 @@ def test_chunked_targets_equal_unchunked_and_the_dense_matcher():
     assert np.asarray(whole["positive_mask"]).sum() > 40  # the case is not trivial
 
 
-def test_targets_under_xla_equal_the_graph_ones():
+def test_targets_compiled_with_xla_equal_the_graph_ones():
     anchors = _ssd300_anchors()
     boxes, classes = _crowded_boxes(2, 12, seed=1)
-    assigner = TargetAssigner(anchors, chunk_size=1000)
+    weights = np.random.default_rng(1).uniform(0.0, 2.0, classes.shape).astype(np.float32)
+    weights[:, ::4] = 0.0  # ignore regions
+    graph_assigner = TargetAssigner(anchors, chunk_size=1000, jit_compile=False)
+    xla_assigner = TargetAssigner(anchors, chunk_size=1000)  # the default compiles its own XLA cluster
+    assert xla_assigner.jit_compile
 
-    def assign(boxes, classes):
-        targets = assigner(boxes, classes)
-        return targets["class_targets"], targets["anchor_weights"], targets["box_targets"]
+    def assigned(assigner, wrap):
+        targets = wrap(lambda b, c, w: assigner(b, c, w))(boxes, classes, weights)
+        return {key: np.asarray(value) for key, value in targets.items()}
 
-    graph = tf.function(assign)(boxes, classes)
-    compiled = tf.function(assign, jit_compile=True)(boxes, classes)
-    np.testing.assert_array_equal(compiled[0], graph[0])
-    np.testing.assert_array_equal(compiled[1], graph[1])
-    np.testing.assert_allclose(compiled[2], graph[2], atol=1e-5)
+    graph = assigned(graph_assigner, tf.function)
+    for compiled in (
+        assigned(xla_assigner, lambda f: f),  # called eagerly
+        assigned(xla_assigner, tf.function),  # nested in a plain graph
+        assigned(xla_assigner, lambda f: tf.function(f, jit_compile=True)),  # inside a compiled step
+        assigned(graph_assigner, lambda f: tf.function(f, jit_compile=True)),
+    ):
+        for key in ("class_targets", "anchor_weights", "positive_mask"):
+            np.testing.assert_array_equal(compiled[key], graph[key], err_msg=key)
+        np.testing.assert_allclose(compiled["box_targets"], graph["box_targets"], atol=1e-5)
+    assert graph["positive_mask"].sum() > 12 and (graph["class_targets"] == -1).sum() > 0
+
+
+def test_assigners_of_equal_settings_share_one_compiled_function():
+    # XLA compiles once per settings and shapes, not once per model built.
+    first, second = TargetAssigner(ANCHORS), TargetAssigner(ANCHORS.copy())
+    boxes, classes = np.array([[[0.0, 0.0, 0.5, 0.5]]], np.float32), np.array([[1]])
+    np.testing.assert_array_equal(first(boxes, classes)["class_targets"], [[2, 0, 0, 0]])
+    traces = first._compiled_assign.experimental_get_tracing_count()
+    np.testing.assert_array_equal(second(boxes, classes)["class_targets"], [[2, 0, 0, 0]])
+    assert second._compiled_assign is first._compiled_assign
+    assert first._compiled_assign.experimental_get_tracing_count() == traces
+    # A different threshold is a different function: it is traced anew and honoured.
+    strict = TargetAssigner(ANCHORS, positive_threshold=0.99, bipartite=False)
+    np.testing.assert_array_equal(strict(boxes * [1, 1, 0.9, 0.9], classes)["class_targets"], [[0, 0, 0, 0]])
+    assert first._compiled_assign.experimental_get_tracing_count() == traces + 1
+
+
+def test_a_box_coder_of_its_own_is_used_under_xla():
+    class ShiftedCoder(BoxCoder):
+        def encode(self, boxes, anchors):
+            return super().encode(boxes, anchors) + 1.0
+
+    boxes, classes = np.array([[[0.0, 0.0, 0.5, 0.5]]], np.float32), np.array([[0]])
+    targets = TargetAssigner(ANCHORS, box_coder=ShiftedCoder())(boxes, classes)
+    np.testing.assert_allclose(targets["box_targets"], np.ones((1, 4, 4)), atol=1e-6)
 
 
 @pytest.mark.parametrize("chunk_size", [0, -5, 2.5, True])
