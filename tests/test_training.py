@@ -61,7 +61,7 @@ def test_command_line_trains_saves_and_prints_per_class_ap(tmp_path):
         sys.executable, "-m", "keras_ssd", "train",
         "--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"),
         "--output-dir", str(tmp_path / "run"), "--epochs", "1", "--image-size", "64",
-        "--width", "0.35", "--batch-size", "8", "--class-weights", "balanced",
+        "--width", "0.35", "--batch-size", "10", "--class-weights", "balanced",  # 20 images: one trace
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -39,7 +39,7 @@ def test_train_builds_the_chosen_architecture(tmp_path):
     status = cli.main([
         "train", "--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"),
         "--output-dir", output_dir, "--epochs", "1", "--image-size", "96", "--width", "0.35",
-        "--batch-size", "8", "--architecture", "ssdlite320_mobilenet_v2", "--no-augment",
+        "--batch-size", "10", "--architecture", "ssdlite320_mobilenet_v2", "--no-augment",
     ])  # fmt: skip
     assert status == 0
     model = keras.saving.load_model(os.path.join(output_dir, "model.keras"), compile=False)
