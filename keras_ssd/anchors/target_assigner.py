@@ -3,12 +3,20 @@
 import collections
 import functools
 import numbers
+import platform
 
 import tensorflow as tf
 
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.iou_scan import DEFAULT_CHUNK_SIZE
 from keras_ssd.anchors.matching import IGNORED, match_boxes
+
+@functools.cache
+def xla_available():
+    """Whether XLA can compile here: False on Apple silicon with a Metal GPU, as Keras decides."""
+    apple_silicon = platform.system() == "Darwin" and "arm" in platform.processor().lower()
+    return not (apple_silicon and tf.config.list_physical_devices("GPU"))
+
 
 _Settings = collections.namedtuple(
     "_Settings", ["variances", "positive_threshold", "negative_threshold", "bipartite", "chunk_size"]
@@ -80,11 +88,13 @@ class TargetAssigner:
             at once; bounds memory to one `[batch, max_boxes, chunk_size]`
             chunk. None holds all. The targets do not depend on it.
             Defaults to 2048.
-        jit_compile: bool. Compile the assignment with XLA, on its own even
-            when the train step is not compiled: it is many small ops over
-            the `[batch, boxes, anchors]` IoU matrix, which XLA fuses (2-2.5x
-            faster on CPU; fewer kernel launches on GPU). The targets are the
-            same either way. Defaults to True.
+        jit_compile: bool or `"auto"`. Compile the assignment with XLA, on
+            its own even when the train step is not compiled: it is many small
+            ops over the `[batch, boxes, anchors]` IoU matrix, which XLA fuses
+            (2-2.5x faster on CPU; fewer kernel launches on GPU). The targets
+            are the same either way. `"auto"` compiles except where Keras
+            itself never turns XLA on (Apple silicon with a Metal GPU, which
+            has no XLA). Defaults to `"auto"`.
     """
 
     def __init__(
@@ -95,7 +105,7 @@ class TargetAssigner:
         negative_threshold=None,
         bipartite=True,
         chunk_size=DEFAULT_CHUNK_SIZE,
-        jit_compile=True,
+        jit_compile="auto",
     ):
         if negative_threshold is not None and negative_threshold > positive_threshold:
             raise ValueError(
@@ -112,7 +122,9 @@ class TargetAssigner:
         ):
             raise ValueError(f"`chunk_size` must be None or a positive integer, got {chunk_size!r}.")
         self.chunk_size = None if chunk_size is None else int(chunk_size)
-        self.jit_compile = bool(jit_compile)
+        if jit_compile != "auto" and not isinstance(jit_compile, bool):
+            raise ValueError(f"`jit_compile` must be True, False or 'auto', got {jit_compile!r}.")
+        self.jit_compile = jit_compile
         if type(self.box_coder) is BoxCoder:
             self._compiled_assign = _assign_with_xla
         else:  # a coder of its own is traced into a function of this assigner
@@ -145,7 +157,7 @@ class TargetAssigner:
             self.bipartite,
             self.chunk_size,
         )
-        if self.jit_compile:
+        if xla_available() if self.jit_compile == "auto" else self.jit_compile:
             return self._compiled_assign(boxes, classes, weights, self.anchors, settings)
         return _assign(boxes, classes, weights, self.anchors, settings, self.box_coder)
 

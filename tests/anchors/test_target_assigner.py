@@ -7,6 +7,7 @@ from keras_ssd.anchors.anchor_generator import AnchorGenerator
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.matching import match_boxes
 from keras_ssd.anchors.presets import ANCHOR_PRESETS
+from keras_ssd.anchors import target_assigner
 from keras_ssd.anchors.target_assigner import TargetAssigner
 from tests.anchors import reference_matching
 
@@ -92,7 +93,8 @@ def test_targets_compiled_with_xla_equal_the_graph_ones():
     weights[:, ::4] = 0.0  # ignore regions
     graph_assigner = TargetAssigner(anchors, chunk_size=1000, jit_compile=False)
     xla_assigner = TargetAssigner(anchors, chunk_size=1000)  # the default compiles its own XLA cluster
-    assert xla_assigner.jit_compile
+    assert xla_assigner.jit_compile == "auto" and target_assigner.xla_available()
+    traces = xla_assigner._compiled_assign.experimental_get_tracing_count()
 
     def assigned(assigner, wrap):
         targets = wrap(lambda b, c, w: assigner(b, c, w))(boxes, classes, weights)
@@ -109,6 +111,34 @@ def test_targets_compiled_with_xla_equal_the_graph_ones():
             np.testing.assert_array_equal(compiled[key], graph[key], err_msg=key)
         np.testing.assert_allclose(compiled["box_targets"], graph["box_targets"], atol=1e-5)
     assert graph["positive_mask"].sum() > 12 and (graph["class_targets"] == -1).sum() > 0
+    assert xla_assigner._compiled_assign.experimental_get_tracing_count() > traces  # it did compile
+
+
+def test_auto_leaves_xla_out_where_keras_does(monkeypatch):
+    # Apple silicon with a Metal GPU has no XLA; Keras' jit_compile="auto" stays off there too.
+    monkeypatch.setattr(target_assigner.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(target_assigner.platform, "processor", lambda: "arm")
+    monkeypatch.setattr(target_assigner.tf.config, "list_physical_devices", lambda kind=None: ["metal"])
+    target_assigner.xla_available.cache_clear()
+    try:
+        assert not target_assigner.xla_available()
+        assigner = TargetAssigner(ANCHORS)
+        compiled = assigner._compiled_assign
+        traces = compiled.experimental_get_tracing_count()
+        boxes = np.array([[[0.0, 0.0, 0.5, 0.5]]], np.float32)
+        targets = assigner(boxes, np.array([[3]]))
+        np.testing.assert_array_equal(targets["class_targets"], [[4, 0, 0, 0]])
+        assert compiled.experimental_get_tracing_count() == traces  # the graph path ran
+    finally:
+        monkeypatch.undo()
+        target_assigner.xla_available.cache_clear()
+    assert target_assigner.xla_available()
+
+
+@pytest.mark.parametrize("jit_compile", ["yes", 1, None])
+def test_bad_jit_compile(jit_compile):
+    with pytest.raises(ValueError, match="jit_compile"):
+        TargetAssigner(ANCHORS, jit_compile=jit_compile)
 
 
 def test_assigners_of_equal_settings_share_one_compiled_function():
