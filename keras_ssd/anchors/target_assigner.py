@@ -11,6 +11,7 @@ from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.iou_scan import DEFAULT_CHUNK_SIZE
 from keras_ssd.anchors.matching import IGNORED, match_boxes
 
+
 @functools.cache
 def xla_available():
     """Whether XLA can compile here: False on Apple silicon with a Metal GPU, as Keras decides."""
@@ -157,7 +158,8 @@ class TargetAssigner:
             self.bipartite,
             self.chunk_size,
         )
-        if xla_available() if self.jit_compile == "auto" else self.jit_compile:
+        use_xla = xla_available() if self.jit_compile == "auto" else self.jit_compile
+        if use_xla:
             return self._compiled_assign(boxes, classes, weights, self.anchors, settings)
         return _assign(boxes, classes, weights, self.anchors, settings, self.box_coder)
 
