@@ -170,3 +170,12 @@ def test_a_box_coder_of_its_own_is_used_under_xla():
 def test_bad_chunk_size(chunk_size):
     with pytest.raises(ValueError, match="chunk_size"):
         TargetAssigner(ANCHORS, chunk_size=chunk_size)
+
+
+def test_the_compiled_assignment_runs_inside_a_tf_data_map():
+    # Targets encoded in the input pipeline (as keras.io's RetinaNet does) must work too.
+    assigner = TargetAssigner(ANCHORS)
+    boxes = np.array([[[0.0, 0.0, 0.5, 0.5]], [[0.5, 0.5, 1.0, 1.0]]], np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((boxes, np.array([[1], [0]]))).batch(2)
+    targets = dataset.map(lambda b, c: assigner(b, c)["class_targets"]).get_single_element()
+    np.testing.assert_array_equal(targets, [[2, 0, 0, 0], [0, 0, 0, 1]])
