@@ -3,20 +3,13 @@
 import collections
 import functools
 import numbers
-import platform
 
 import tensorflow as tf
 
+from keras_ssd import xla
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.iou_scan import DEFAULT_CHUNK_SIZE
 from keras_ssd.anchors.matching import IGNORED, match_boxes
-
-
-@functools.cache
-def xla_available():
-    """Whether XLA can compile here: False on Apple silicon with a Metal GPU, as Keras decides."""
-    apple_silicon = platform.system() == "Darwin" and "arm" in platform.processor().lower()
-    return not (apple_silicon and tf.config.list_physical_devices("GPU"))
 
 
 _Settings = collections.namedtuple(
@@ -158,7 +151,7 @@ class TargetAssigner:
             self.bipartite,
             self.chunk_size,
         )
-        use_xla = xla_available() if self.jit_compile == "auto" else self.jit_compile
+        use_xla = xla.xla_available() if self.jit_compile == "auto" else self.jit_compile
         if use_xla:
             return self._compiled_assign(boxes, classes, weights, self.anchors, settings)
         return _assign(boxes, classes, weights, self.anchors, settings, self.box_coder)

@@ -2,13 +2,12 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_ssd.losses.arguments import check_number
 from keras_ssd.losses.class_weighted_loss import class_targets_to_int
 from keras_ssd.losses.mining import MiningLoss
-from keras_ssd.losses.mining import rank
+from keras_ssd.losses.mining import keep_highest
 
 _DEFAULT_NEGATIVE_RATIO = 3.0
 
@@ -41,9 +40,9 @@ class HardNegativeMining(MiningLoss):
     `floor(ratio * P)` is computed in float32 (exact for integer ratios);
     ignored anchors (target -1) are never mined and give 0; ties in the loss
     are broken by anchor index (a stable sort: the lower index is kept), so
-    the choice is deterministic. Ranking is batched, without Python loops: the
-    rank of each anchor within its image is the inverse permutation of a
-    descending stable argsort.
+    the choice is deterministic. The selection is batched, without Python
+    loops: a `top_k` of each image's `k` hardest negatives (a full stable sort
+    under XLA, which needs a static `k`).
 
     Only the inner loss' `call` is used (its own `reduction` is ignored); this
     wrapper's `sample_weight` and `reduction` apply to the mined loss. Mining
@@ -133,8 +132,7 @@ class HardNegativeMining(MiningLoss):
 
         # Non-negatives sort last; the ranking is not differentiated.
         scores = ops.where(negative, ops.stop_gradient(losses), ops.full_like(losses, -np.inf))
-        order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
-        keep_negative = ops.logical_and(negative, rank(order) < num_keep[:, None])
+        keep_negative = ops.logical_and(negative, keep_highest(scores, num_keep))
         keep = ops.logical_or(positive, keep_negative)
         return ops.where(keep, losses, ops.zeros_like(losses))
 

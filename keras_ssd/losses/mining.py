@@ -1,4 +1,4 @@
-"""What the two miners share: the wrapper around an inner loss and the batched rank.
+"""What the two miners share: the wrapper around an inner loss, the batched rank and top-k.
 
 `HardNegativeMining` (the SSD paper's rule) and `HardExampleMiner` (the TF
 Object Detection API's) both wrap a per-anchor classification loss, forward its
@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from keras_ssd.losses.classification_loss import ClassificationLoss
+from keras_ssd.xla import compiling_with_xla
 
 
 def rank(order):
@@ -28,6 +29,35 @@ def rank(order):
     rows = tf.broadcast_to(tf.range(batch_size)[:, tf.newaxis], tf.shape(order))
     positions = tf.broadcast_to(tf.range(num_anchors)[tf.newaxis, :], tf.shape(order))
     return tf.scatter_nd(tf.stack([rows, order], axis=-1), positions, tf.shape(order))
+
+
+def keep_highest(scores, num_keep):
+    """Marks the `num_keep[i]` highest scores of each row `i`.
+
+    Equal scores are taken in anchor order (the lower index first), so the
+    choice is deterministic. Outside XLA this is a `top_k` of the largest
+    `num_keep` only (the SSD rule keeps 3 negatives per positive: a few hundred
+    of thousands of anchors), about 3 times faster on a CPU than sorting every
+    anchor. XLA needs a static `k`, so there it is a full stable sort.
+
+    Args:
+        scores: float32 tensor `[batch, num_anchors]`; `-inf` for anchors that
+            must rank last.
+        num_keep: int32 tensor `[batch]`, each in `[0, num_anchors]`.
+
+    Returns:
+        bool tensor `[batch, num_anchors]`.
+    """
+    if compiling_with_xla():
+        order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
+        return rank(order) < num_keep[:, tf.newaxis]
+    # top_k puts the lower index first among equal scores, as the stable sort does.
+    k = tf.reduce_max(num_keep)
+    _, top_indices = tf.math.top_k(scores, k=k)
+    taken = tf.range(k)[tf.newaxis, :] < num_keep[:, tf.newaxis]
+    rows = tf.broadcast_to(tf.range(tf.shape(scores)[0])[:, tf.newaxis], tf.shape(top_indices))
+    marks = tf.scatter_nd(tf.stack([rows, top_indices], axis=-1), tf.cast(taken, tf.int32), tf.shape(scores))
+    return marks > 0
 
 
 class MiningLoss(ClassificationLoss):

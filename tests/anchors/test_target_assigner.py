@@ -7,7 +7,7 @@ from keras_ssd.anchors.anchor_generator import AnchorGenerator
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.matching import match_boxes
 from keras_ssd.anchors.presets import ANCHOR_PRESETS
-from keras_ssd.anchors import target_assigner
+from keras_ssd import xla
 from keras_ssd.anchors.target_assigner import TargetAssigner
 from tests.anchors import reference_matching
 
@@ -93,7 +93,7 @@ def test_targets_compiled_with_xla_equal_the_graph_ones():
     weights[:, ::4] = 0.0  # ignore regions
     graph_assigner = TargetAssigner(anchors, chunk_size=1000, jit_compile=False)
     xla_assigner = TargetAssigner(anchors, chunk_size=1000)  # the default compiles its own XLA cluster
-    assert xla_assigner.jit_compile == "auto" and target_assigner.xla_available()
+    assert xla_assigner.jit_compile == "auto" and xla.xla_available()
     traces = xla_assigner._compiled_assign.experimental_get_tracing_count()
 
     def assigned(assigner, wrap):
@@ -116,12 +116,12 @@ def test_targets_compiled_with_xla_equal_the_graph_ones():
 
 def test_auto_leaves_xla_out_where_keras_does(monkeypatch):
     # Apple silicon with a Metal GPU has no XLA; Keras' jit_compile="auto" stays off there too.
-    monkeypatch.setattr(target_assigner.platform, "system", lambda: "Darwin")
-    monkeypatch.setattr(target_assigner.platform, "processor", lambda: "arm")
-    monkeypatch.setattr(target_assigner.tf.config, "list_physical_devices", lambda kind=None: ["metal"])
-    target_assigner.xla_available.cache_clear()
+    monkeypatch.setattr(xla.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(xla.platform, "processor", lambda: "arm")
+    monkeypatch.setattr(xla.tf.config, "list_physical_devices", lambda kind=None: ["metal"])
+    xla.xla_available.cache_clear()
     try:
-        assert not target_assigner.xla_available()
+        assert not xla.xla_available()
         assigner = TargetAssigner(ANCHORS)
         compiled = assigner._compiled_assign
         traces = compiled.experimental_get_tracing_count()
@@ -131,8 +131,8 @@ def test_auto_leaves_xla_out_where_keras_does(monkeypatch):
         assert compiled.experimental_get_tracing_count() == traces  # the graph path ran
     finally:
         monkeypatch.undo()
-        target_assigner.xla_available.cache_clear()
-    assert target_assigner.xla_available()
+        xla.xla_available.cache_clear()
+    assert xla.xla_available()
 
 
 @pytest.mark.parametrize("jit_compile", ["yes", 1, None])
