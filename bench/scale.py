@@ -17,7 +17,7 @@ sharing the machine than the wall time does. Boxes are random (seeded): centres
 uniform in [0.1, 0.9], sides uniform in [0.02, 0.5], clipped to the image.
 
 Usage: `python bench/scale.py [--rounds N] [--jit] [--boxes 1 10 100 200]
-[--anchors 8732 24564]`. The full run takes a few minutes on 2 busy cores.
+[--anchors 8732 24564] [--chunk-size N|none|auto]`. The full run takes a few minutes on 2 busy cores.
 """
 
 import argparse
@@ -44,7 +44,7 @@ def make_boxes(num_boxes, seed=0):
     return boxes.astype("float32"), classes.astype("int32")
 
 
-def run_one(num_anchors, num_boxes, with_losses, rounds, jit):
+def run_one(num_anchors, num_boxes, with_losses, rounds, jit, chunk_size):
     """Runs one configuration in this process and returns its figures."""
     import resource
     import time
@@ -73,7 +73,7 @@ def run_one(num_anchors, num_boxes, with_losses, rounds, jit):
         image_size=preset["image_size"],
     )()
     assert len(anchors) == num_anchors, len(anchors)
-    assigner = TargetAssigner(anchors)
+    assigner = TargetAssigner(anchors, chunk_size=chunk_size)
     boxes, classes = (tf.constant(t) for t in make_boxes(num_boxes))
     rng = np.random.default_rng(1)
     logits = tf.constant(rng.normal(0, 1, (BATCH, num_anchors, NUM_CLASSES + 1)), tf.float32)
@@ -111,7 +111,14 @@ def run_one(num_anchors, num_boxes, with_losses, rounds, jit):
     }
 
 
-def measure(num_anchors, num_boxes, with_losses, rounds, jit):
+def parse_chunk_size(text):
+    """`--chunk-size`: an int, "none" (the whole matrix) or "auto"."""
+    if text in ("none", "auto"):
+        return None if text == "none" else text
+    return int(text)
+
+
+def measure(num_anchors, num_boxes, with_losses, rounds, jit, chunk_size):
     """Runs `run_one` in a fresh interpreter (its own peak RSS)."""
     command = [
         sys.executable,
@@ -120,6 +127,8 @@ def measure(num_anchors, num_boxes, with_losses, rounds, jit):
         f"{num_anchors},{num_boxes},{int(with_losses)}",
         "--rounds",
         str(rounds),
+        "--chunk-size",
+        chunk_size,
     ] + (["--jit"] if jit else [])
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -138,15 +147,17 @@ def main():
     parser.add_argument("--jit", action="store_true", help="compile with XLA")
     parser.add_argument("--boxes", type=int, nargs="+", default=[1, 10, 100, 200])
     parser.add_argument("--anchors", type=int, nargs="+", default=[8732, 24564])
+    parser.add_argument("--chunk-size", default="auto", help="TargetAssigner's chunk_size: N, none or auto")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         num_anchors, num_boxes, with_losses = (int(v) for v in args.one.split(","))
-        print(json.dumps(run_one(num_anchors, num_boxes, bool(with_losses), args.rounds, args.jit)))
+        chunk_size = parse_chunk_size(args.chunk_size)
+        print(json.dumps(run_one(num_anchors, num_boxes, bool(with_losses), args.rounds, args.jit, chunk_size)))
         return
 
     print(
-        f"batch {BATCH}, {args.rounds} rounds, jit_compile={args.jit}; "
+        f"batch {BATCH}, {args.rounds} rounds, jit_compile={args.jit}, chunk_size={args.chunk_size}; "
         "wall ms min / median / max, CPU ms median, peak RSS GiB"
     )
     medians = {}
@@ -154,7 +165,7 @@ def main():
         label = "assign + losses" if with_losses else "assign"
         for num_anchors in args.anchors:
             for num_boxes in args.boxes:
-                figures = measure(num_anchors, num_boxes, with_losses, args.rounds, args.jit)
+                figures = measure(num_anchors, num_boxes, with_losses, args.rounds, args.jit, args.chunk_size)
                 times = figures["times_ms"]
                 median = times[len(times) // 2]
                 cpu = figures["cpu_ms"][len(times) // 2]

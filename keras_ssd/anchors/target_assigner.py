@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from keras_ssd import xla
 from keras_ssd.anchors.box_coder import BoxCoder
-from keras_ssd.anchors.iou_scan import DEFAULT_CHUNK_SIZE
 from keras_ssd.anchors.matching import IGNORED, match_boxes
 
 
@@ -78,10 +77,12 @@ class TargetAssigner:
             (equal to `positive_threshold`: no ignore band).
         bipartite: bool. First give every box its own best anchor. Defaults
             to True.
-        chunk_size: int or None. Anchors whose IoU with every box is held
-            at once; bounds memory to one `[batch, max_boxes, chunk_size]`
-            chunk. None holds all. The targets do not depend on it.
-            Defaults to 2048.
+        chunk_size: int, None or `"auto"`. Anchors whose IoU with every
+            box is held at once; bounds memory to one `[batch, max_boxes,
+            chunk_size]` chunk. None holds all, which is faster. `"auto"`
+            holds all up to 2^20 boxes x anchors per image (SSD300 with up to
+            120 boxes), else chunks of 2048. The targets do not depend on it.
+            Defaults to `"auto"`.
         jit_compile: bool or `"auto"`. Compile the assignment with XLA, on
             its own even when the train step is not compiled: it is many small
             ops over the `[batch, boxes, anchors]` IoU matrix, which XLA fuses
@@ -98,7 +99,7 @@ class TargetAssigner:
         positive_threshold=0.5,
         negative_threshold=None,
         bipartite=True,
-        chunk_size=DEFAULT_CHUNK_SIZE,
+        chunk_size="auto",
         jit_compile="auto",
     ):
         if negative_threshold is not None and negative_threshold > positive_threshold:
@@ -111,11 +112,11 @@ class TargetAssigner:
         self.positive_threshold = float(positive_threshold)
         self.negative_threshold = negative_threshold
         self.bipartite = bool(bipartite)
-        if chunk_size is not None and (
+        if chunk_size not in (None, "auto") and (
             isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) or chunk_size < 1
         ):
-            raise ValueError(f"`chunk_size` must be None or a positive integer, got {chunk_size!r}.")
-        self.chunk_size = None if chunk_size is None else int(chunk_size)
+            raise ValueError(f"`chunk_size` must be None, 'auto' or a positive integer, got {chunk_size!r}.")
+        self.chunk_size = chunk_size if chunk_size in (None, "auto") else int(chunk_size)
         if jit_compile != "auto" and not isinstance(jit_compile, bool):
             raise ValueError(f"`jit_compile` must be True, False or 'auto', got {jit_compile!r}.")
         self.jit_compile = jit_compile
