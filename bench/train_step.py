@@ -6,6 +6,11 @@ measured in alternating rounds in one run, and the images/s of both. A third ste
 the full one with `TargetAssigner(jit_compile=False)`, shows what compiling the
 target assignment with XLA (the default) saves.
 
+Then the parts, each timed alone in a tight loop (steadier than whole steps on a
+shared machine): target assignment, which runs beside the network's forward pass,
+and the losses' forward + backward on fixed network outputs, which runs between
+the network's forward and backward passes, each as a share of the bare step.
+
     python bench/train_step.py [--quick] [--batch-size 32] [--image-size 128]
 """
 
@@ -53,6 +58,35 @@ def time_steps(step, images, targets, repeats):
     for _ in range(repeats):
         step(images, targets).numpy()
     return (time.perf_counter() - start) / repeats
+
+
+def time_parts(model, images, targets, bare_ms, rounds):
+    """Prints the median ms of target assignment and of the losses' forward + backward."""
+    outputs = {key: tf.constant(value) for key, value in model(images, training=True).items()}
+    classes = tf.cast(targets["classes"], tf.int32)
+
+    @tf.function
+    def assign():
+        return model.target_assigner(targets["boxes"], classes)["positive_mask"]
+
+    @tf.function
+    def loss_and_gradient():
+        with tf.GradientTape() as tape:
+            tape.watch(outputs)
+            loss = model.compute_loss(None, targets, outputs)
+        return tape.gradient(loss, outputs)["classes"]
+
+    parts = {"target assignment": assign, "losses forward + backward (with assignment)": loss_and_gradient}
+    times = {name: [] for name in parts}
+    for _ in range(max(rounds, 7)):
+        for name, part in parts.items():
+            start = time.perf_counter()
+            for _ in range(20):
+                part().numpy()
+            times[name].append((time.perf_counter() - start) / 20 * 1000)
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:45s}: {median:6.2f} ms (min {min(values):.2f}), {median / bare_ms:.1%} of the bare step")
 
 
 def main():
@@ -103,6 +137,7 @@ def main():
         print(f"ratio {name}/bare: median {statistics.median(ratios):.3f} "
               f"(min {min(ratios):.3f}, max {max(ratios):.3f}); fastest rounds {fastest:.3f}; "
               f"10th percentiles {low:.3f}; goal <= 1.02")
+    time_parts(model, images, targets, statistics.median(times["bare"]) * 1000, args.rounds)
 
 
 if __name__ == "__main__":
