@@ -52,7 +52,8 @@ def keep_highest(scores, num_keep):
         order = tf.argsort(scores, axis=1, direction="DESCENDING", stable=True)
         return rank(order) < num_keep[:, tf.newaxis]
     # top_k puts the lower index first among equal scores, as the stable sort does.
-    k = tf.reduce_max(num_keep)
+    # At least 0: the max of an empty batch (a replica's share of a last batch) is INT_MIN.
+    k = tf.maximum(tf.reduce_max(num_keep), 0)
     _, top_indices = tf.math.top_k(scores, k=k)
     taken = tf.range(k)[tf.newaxis, :] < num_keep[:, tf.newaxis]
     rows = tf.broadcast_to(tf.range(tf.shape(scores)[0])[:, tf.newaxis], tf.shape(top_indices))

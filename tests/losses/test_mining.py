@@ -38,6 +38,14 @@ def test_keep_highest_matches_a_stable_sort_eager_in_graph_and_under_xla(seed):
     assert expected.sum() == num_keep.sum()
 
 
+def test_keep_highest_of_nothing_and_of_an_empty_batch():
+    # An empty batch is a replica's share of a last batch smaller than the replica count.
+    for run in (keep_highest, tf.function(keep_highest, jit_compile=True)):
+        kept = np.asarray(run(np.zeros((2, 5), np.float32), np.zeros(2, np.int32)))
+        np.testing.assert_array_equal(kept, np.zeros((2, 5), bool))
+        assert np.asarray(run(np.zeros((0, 5), np.float32), np.zeros(0, np.int32))).shape == (0, 5)
+
+
 def test_keep_highest_sorts_only_the_kept_anchors_outside_xla():
     # The fast form: a top_k whose k is computed from num_keep, not a sort of every anchor.
     scores = tf.TensorSpec([None, 300], tf.float32)
