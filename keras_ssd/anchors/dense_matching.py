@@ -1,13 +1,13 @@
-"""Matching on the whole `[batch, boxes, anchors]` IoU matrix, for one chunk of anchors.
+"""Matching on the whole `[batch, boxes, anchors]` IoU matrix.
 
-When every anchor fits in one chunk (1524 anchors at 128 px, any model with
-`chunk_size=None`), holding the matrix costs no more memory than one chunk of
-`matching.py`'s scan, and reading it whole skips the scan's block bookkeeping:
+`matching.py` reads the matrix this way when it is read in one chunk: with
+`chunk_size=None`, and with `chunk_size="auto"` (the default) up to 2^20 boxes x
+anchors per image. Reading it whole skips the chunked scan's block bookkeeping:
 matching 1524 anchors (128 px) to 20 boxes in a batch of 8 takes 0.6 ms against
-1.6 ms under XLA on a CPU. The results are those of the chunked path,
-exactly: the same greedy rule and the same order, where "better" means a larger
-IoU, then a lower box index, then a lower anchor index.
-"""
+1.6 ms under XLA on a CPU, and SSD300's 8732 anchors 2.6 against 11.5 ms. The
+results are those of the chunked path, exactly: the same greedy rule and the
+same order, where "better" means a larger IoU, then a lower box index, then a
+lower anchor index."""
 
 import tensorflow as tf
 

@@ -4,9 +4,10 @@ Both steps read the IoU matrix through `iou_scan.scan_iou`, one chunk of
 anchors at a time, so neither time nor memory grows faster than boxes x
 anchors. The bipartite step is the greedy rule of Caffe SSD, exactly (see
 `bipartite_match`); `tests/anchors/reference_matching.py` keeps the former
-dense implementation that the tests compare it with. Where all anchors fit in
-one chunk, the matrix is read whole by `dense_matching.py` instead, with the
-same results and half the time.
+dense implementation that the tests compare it with. Where the matrix is read
+in one chunk (`chunk_size=None`, or `"auto"` up to 2^20 boxes x anchors per
+image), `dense_matching.py` matches on it whole instead: the same results in
+well under half the time.
 """
 
 import keras

@@ -37,8 +37,9 @@ def keep_highest(scores, num_keep):
     Equal scores are taken in anchor order (the lower index first), so the
     choice is deterministic. Outside XLA this is a `top_k` of the largest
     `num_keep` only (the SSD rule keeps 3 negatives per positive: a few hundred
-    of thousands of anchors), about 3 times faster on a CPU than sorting every
-    anchor. XLA needs a static `k`, so there it is a full stable sort.
+    of thousands of anchors), about 2.5 times faster on a CPU than sorting
+    every anchor (1524 anchors, batch 8). XLA needs a static `k`, so there it
+    is a full stable sort; the marks are the same.
 
     Args:
         scores: float32 tensor `[batch, num_anchors]`; `-inf` for anchors that
