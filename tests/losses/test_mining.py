@@ -17,10 +17,11 @@ def reference_keep_highest(scores, num_keep):
 
 
 def tied_scores(seed, batch=5, num_anchors=300):
-    """Few distinct values (many ties) and some -inf, as mining's non-negatives."""
+    """Few distinct values (many ties), some negative, and some -inf (mining's non-negatives)."""
     rng = np.random.default_rng(seed)
     scores = rng.integers(0, 6, (batch, num_anchors)).astype(np.float32)
     scores[rng.random((batch, num_anchors)) < 0.2] = -np.inf
+    scores[rng.random((batch, num_anchors)) < 0.1] *= -1.0  # negatives, and -0.0 beside 0.0
     return scores
 
 
@@ -36,6 +37,12 @@ def test_keep_highest_matches_a_stable_sort_eager_in_graph_and_under_xla(seed):
     for run in (keep_highest, graph, compiled):
         np.testing.assert_array_equal(np.asarray(run(scores, num_keep)), expected)
     assert expected.sum() == num_keep.sum()
+
+
+def test_keep_highest_takes_zero_and_negative_zero_as_equal():
+    scores = np.array([[-0.0, 0.0, -0.0, 0.0, -1.0]], np.float32)
+    for run in (keep_highest, tf.function(keep_highest, jit_compile=True)):
+        np.testing.assert_array_equal(np.asarray(run(scores, np.array([2], np.int32))), [[1, 1, 0, 0, 0]])
 
 
 def test_keep_highest_of_nothing_and_of_an_empty_batch():
