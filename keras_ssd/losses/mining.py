@@ -43,8 +43,8 @@ def keep_highest(scores, num_keep):
     than its sort on a CPU. The marks are those of a stable sort either way.
 
     Args:
-        scores: float32 tensor `[batch, num_anchors]`; `-inf` for anchors that
-            must rank last.
+        scores: float tensor `[batch, num_anchors]` (compared in float32);
+            `-inf` for anchors that must rank last.
         num_keep: int32 tensor `[batch]`, each in `[0, num_anchors]`.
 
     Returns:
@@ -64,6 +64,7 @@ def keep_highest(scores, num_keep):
 
 def _keep_highest_by_radix_select(scores, num_keep):
     """`keep_highest` without a sort: each row's `num_keep`-th largest key, bit by bit."""
+    scores = tf.cast(scores, tf.float32)  # the keys are float32 bit patterns
     # -0.0 and 0.0 are equal scores; their bit patterns are not.
     scores = tf.where(scores == 0.0, tf.zeros_like(scores), scores)
     bits = tf.bitcast(scores, tf.int32)

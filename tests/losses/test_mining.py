@@ -45,6 +45,13 @@ def test_keep_highest_takes_zero_and_negative_zero_as_equal():
         np.testing.assert_array_equal(np.asarray(run(scores, np.array([2], np.int32))), [[1, 1, 0, 0, 0]])
 
 
+def test_keep_highest_of_float16_scores_under_xla():
+    # Mixed precision may hand float16 losses to a miner of one's own.
+    scores = np.array([[0.5, 2.0, -1.0, 2.0, 0.25]], np.float16)
+    compiled = tf.function(keep_highest, jit_compile=True)
+    np.testing.assert_array_equal(np.asarray(compiled(scores, np.array([3], np.int32))), [[1, 1, 0, 1, 0]])
+
+
 def test_keep_highest_of_nothing_and_of_an_empty_batch():
     # An empty batch is a replica's share of a last batch smaller than the replica count.
     for run in (keep_highest, tf.function(keep_highest, jit_compile=True)):
