@@ -11,13 +11,26 @@ from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.matching import IGNORED, match_boxes
 
 
-_Settings = collections.namedtuple(
-    "_Settings", ["variances", "positive_threshold", "negative_threshold", "bipartite", "chunk_size"]
+# Hashable, so that compiled functions keyed on it are shared by equal assigners.
+AssignmentSettings = collections.namedtuple(
+    "AssignmentSettings", ["variances", "positive_threshold", "negative_threshold", "bipartite", "chunk_size"]
 )
 
 
-def _assign(boxes, classes, weights, anchors, settings, box_coder=None):
-    """`TargetAssigner.__call__` on float32 boxes and weights and int32 classes."""
+def assign_targets(boxes, classes, weights, anchors, settings, box_coder=None):
+    """`TargetAssigner.__call__` on float32 boxes and weights and int32 classes.
+
+    Args:
+        boxes: float32 `[batch, max_boxes, 4]` normalised yxyx ground truth.
+        classes: int32 `[batch, max_boxes]`, -1 for padding.
+        weights: float32 `[batch, max_boxes]` per-box weights.
+        anchors: float32 `[num_anchors, 4]`.
+        settings: an `AssignmentSettings` (`TargetAssigner.settings`).
+        box_coder: the `BoxCoder`. Defaults to one with `settings.variances`.
+
+    Returns:
+        The dict of `TargetAssigner.__call__`.
+    """
     box_coder = box_coder or BoxCoder(settings.variances)
     is_box = classes >= 0
 
@@ -55,7 +68,7 @@ def _assign(boxes, classes, weights, anchors, settings, box_coder=None):
 
 # Shared by all assigners with the same settings: XLA compiles once per settings
 # and input shapes, however many models are built.
-_assign_with_xla = tf.function(_assign, jit_compile=True, autograph=False)
+_assign_with_xla = tf.function(assign_targets, jit_compile=True, autograph=False)
 
 
 class TargetAssigner:
@@ -123,7 +136,7 @@ class TargetAssigner:
         if type(self.box_coder) is BoxCoder:
             self._compiled_assign = _assign_with_xla
         else:  # a coder of its own is traced into a function of this assigner
-            assign = functools.partial(_assign, box_coder=self.box_coder)
+            assign = functools.partial(assign_targets, box_coder=self.box_coder)
             self._compiled_assign = tf.function(assign, jit_compile=True, autograph=False)
 
     def __call__(self, boxes, classes, weights=None):
@@ -145,15 +158,23 @@ class TargetAssigner:
         if weights is None:
             weights = tf.ones_like(boxes[..., 0])
         weights = tf.cast(weights, tf.float32)
-        settings = _Settings(
+        if self.uses_xla:
+            return self._compiled_assign(boxes, classes, weights, self.anchors, self.settings)
+        return assign_targets(boxes, classes, weights, self.anchors, self.settings, self.box_coder)
+
+    @property
+    def settings(self):
+        """The `AssignmentSettings` of this assigner (its box coder's variances included)."""
+        return AssignmentSettings(
             tuple(self.box_coder.variances),
             self.positive_threshold,
             self.negative_threshold,
             self.bipartite,
             self.chunk_size,
         )
-        use_xla = xla.xla_available() if self.jit_compile == "auto" else self.jit_compile
-        if use_xla:
-            return self._compiled_assign(boxes, classes, weights, self.anchors, settings)
-        return _assign(boxes, classes, weights, self.anchors, settings, self.box_coder)
+
+    @property
+    def uses_xla(self):
+        """Whether the assignment is compiled with XLA (`jit_compile`, resolved)."""
+        return xla.xla_available() if self.jit_compile == "auto" else bool(self.jit_compile)
 
