@@ -29,6 +29,12 @@ class ClassificationLoss(keras.losses.Loss):
             `"logits"` and `"localization"`, the per-anchor localization losses
             `[batch, num_anchors]`.
         class_weights: tuple of `num_classes` floats or `None` (all 1).
+        anchorwise: bool. Whether the loss of each anchor depends only on
+            that anchor's target and prediction, and XLA compiles `call`.
+            `SSD` then computes the per-anchor losses and their gradients
+            together with the target assignment, in one XLA call
+            (`keras_ssd.models.compiled_losses`). The built-in per-anchor
+            losses set it; a subclass whose `call` mixes anchors must not.
 
     Subclasses also implement `with_class_weights(class_weights)`, returning a
     new loss with other class weights: `SSD(class_weights=...)` fills them in
@@ -38,6 +44,7 @@ class ClassificationLoss(keras.losses.Loss):
     uses_background_logit = False
     needs_predicted_boxes = False
     needs_localization_losses = False
+    anchorwise = False
 
     @property
     def class_weights(self):

@@ -164,6 +164,22 @@ class HardExampleMiner(MiningLoss):
             float32 tensor `[batch, num_anchors]`.
         """
         extras = y_pred if isinstance(y_pred, dict) else {"logits": y_pred}
+        return self.mine(y_true, self.loss.call(y_true, extras["logits"]), extras)
+
+    def mine(self, y_true, losses, y_pred):
+        """`call` on inner per-anchor losses computed already (see `MiningLoss`).
+
+        Args:
+            y_true: tensor `[batch, num_anchors]` of class targets.
+            losses: the inner loss' `call(y_true, logits)`, `[batch, num_anchors]`.
+            y_pred: what `call` got: logits, or the dict with `"boxes"` and
+                `"localization"` when the options need them.
+
+        Returns:
+            float32 tensor `[batch, num_anchors]`: `losses` with every anchor
+            that is not kept set to 0.
+        """
+        extras = y_pred if isinstance(y_pred, dict) else {"logits": y_pred}
         for key, needed in (
             ("boxes", self.needs_predicted_boxes),
             ("localization", self.needs_localization_losses),
@@ -174,7 +190,7 @@ class HardExampleMiner(MiningLoss):
                     f"loss_type={self.loss_type!r} needs y_pred as a dict with 'logits' and "
                     f"{key!r}; SSD passes it, a direct call must too."
                 )
-        losses = ops.cast(self.loss.call(y_true, extras["logits"]), "float32")
+        losses = ops.cast(losses, "float32")
         class_targets = class_targets_to_int(y_true)
         positive = class_targets > 0
         negative = ops.equal(class_targets, 0)

@@ -41,8 +41,8 @@ class HardNegativeMining(MiningLoss):
     ignored anchors (target -1) are never mined and give 0; ties in the loss
     are broken by anchor index (a stable sort: the lower index is kept), so
     the choice is deterministic. The selection is batched, without Python
-    loops: a `top_k` of each image's `k` hardest negatives (a full stable sort
-    under XLA, which needs a static `k`).
+    loops: a `top_k` of each image's `k` hardest negatives (a radix select
+    under XLA, which needs a static `k`; `keep_highest`).
 
     Only the inner loss' `call` is used (its own `reduction` is ignored); this
     wrapper's `sample_weight` and `reduction` apply to the mined loss. Mining
@@ -121,7 +121,21 @@ class HardNegativeMining(MiningLoss):
         Returns:
             float32 tensor `[batch, num_anchors]`.
         """
-        losses = ops.cast(self.loss.call(y_true, y_pred), "float32")
+        return self.mine(y_true, self.loss.call(y_true, y_pred), y_pred)
+
+    def mine(self, y_true, losses, y_pred):
+        """`call` on inner per-anchor losses computed already (see `MiningLoss`).
+
+        Args:
+            y_true: tensor `[batch, num_anchors]` of class targets.
+            losses: the inner loss' `call(y_true, y_pred)`, `[batch, num_anchors]`.
+            y_pred: what `call` got (unused by this rule).
+
+        Returns:
+            float32 tensor `[batch, num_anchors]`: `losses` with every anchor
+            that is not kept set to 0.
+        """
+        losses = ops.cast(losses, "float32")
         class_targets = class_targets_to_int(y_true)
         positive = class_targets > 0
         negative = ops.equal(class_targets, 0)

@@ -86,6 +86,7 @@ class IoULocalizationLoss(LocalizationLoss):
     """
 
     compares_decoded_boxes = True
+    anchorwise = True
 
     def __init__(self, mode="giou", reduction="sum", name="iou_localization_loss"):
         if mode not in MODES:

@@ -17,6 +17,10 @@ class LocalizationLoss(keras.losses.Loss):
             centre-size box deltas `[batch, num_anchors, 4]` (the box coder's
             encoding). `True`: `SSD` decodes both into normalised yxyx boxes
             first (IoU-family losses compare boxes, not deltas).
+        anchorwise: bool. Whether the loss of each anchor depends only on
+            that anchor's target and prediction, and XLA compiles `call`
+            (see `ClassificationLoss`). The built-in losses set it.
     """
 
     compares_decoded_boxes = False
+    anchorwise = False

@@ -90,7 +90,9 @@ class MiningLoss(ClassificationLoss):
     """Base class of the miners: a loss that keeps some anchors of an inner loss.
 
     Only the inner loss' `call` is used (its own `reduction` is ignored); the
-    miner's `sample_weight` and `reduction` apply to the mined loss.
+    miner's `sample_weight` and `reduction` apply to the mined loss. `call` is
+    `mine(y_true, loss.call(y_true, logits), y_pred)`; `SSD` calls `mine` on
+    inner losses it computed with their gradients (`keras_ssd.models.compiled_losses`).
 
     Args:
         loss: a per-anchor classification loss such as
@@ -112,6 +114,20 @@ class MiningLoss(ClassificationLoss):
             )
         super().__init__(name=name, reduction=reduction, dtype="float32")
         self.loss = loss
+
+    def mine(self, y_true, losses, y_pred):
+        """Keeps some anchors of the inner per-anchor losses.
+
+        Args:
+            y_true: tensor `[batch, num_anchors]` of class targets.
+            losses: the inner loss' per-anchor losses `[batch, num_anchors]`.
+            y_pred: what `call` got (logits, or a dict with `"logits"`).
+
+        Returns:
+            float32 tensor `[batch, num_anchors]`: `losses` with every anchor
+            that is not kept set to 0.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement mine.")
 
     @property
     def class_weights(self):

@@ -67,6 +67,7 @@ class SigmoidFocalClassificationLoss(ClassWeightedLoss):
     """
 
     uses_background_logit = False
+    anchorwise = True
 
     def __init__(
         self,

@@ -58,6 +58,8 @@ class SmoothL1LocalizationLoss(LocalizationLoss):
     2.125
     """
 
+    anchorwise = True
+
     def __init__(self, delta=1.0, reduction="sum", name="smooth_l1_localization_loss"):
         delta = check_number(delta, "delta", low=0, low_open=True)
         super().__init__(name=name, reduction=reduction, dtype="float32")

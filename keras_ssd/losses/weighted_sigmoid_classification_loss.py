@@ -80,6 +80,7 @@ class WeightedSigmoidClassificationLoss(ClassWeightedLoss):
     """
 
     uses_background_logit = False
+    anchorwise = True
 
     def __init__(
         self,

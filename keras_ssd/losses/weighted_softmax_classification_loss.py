@@ -63,6 +63,7 @@ class WeightedSoftmaxClassificationLoss(ClassWeightedLoss):
     """
 
     uses_background_logit = True
+    anchorwise = True
 
     def __init__(
         self,
