@@ -20,10 +20,12 @@ from keras_ssd.losses.class_weighted_loss import anchor_class_weights
 from keras_ssd.losses.class_weights import resolve_class_weights
 from keras_ssd.losses.classification_loss import ClassificationLoss
 from keras_ssd.losses.localization_loss import LocalizationLoss
+from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
 from keras_ssd.models.loss_normalization import normalize_losses
 from keras_ssd.models.loss_normalization import num_replicas
 from keras_ssd.models.checked_fit import GroundTruthCheckedFit
+from keras_ssd.models.compiled_losses import assign_and_score, supports_compiled_losses
 from keras_ssd.models.device_steps import DeviceSafeSteps
 from keras_ssd.models.separable_ssd_head import SeparableSSDHead
 from keras_ssd.models.ssd_arguments import (
@@ -62,13 +64,13 @@ def _deserialize(value):
     return value
 
 
-def _per_anchor(loss, y_true, y_pred):
-    """`loss.call`, kept out of AutoGraph as Keras keeps `Loss.__call__` out of it.
+def _per_anchor(method, *args):
+    """A loss' `call` (or a miner's `mine`), kept out of AutoGraph as Keras keeps `Loss.__call__` out of it.
 
     The losses branch in Python on static shapes only; AutoGraph would convert
     their methods inside a user's `tf.function` and fail on them.
     """
-    return tf.autograph.experimental.do_not_convert(loss.call)(y_true, y_pred)
+    return tf.autograph.experimental.do_not_convert(method)(*args)
 
 
 class _Untracked:
@@ -367,7 +369,19 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         self._target_problems.add(problems)
         if x is not None:
             self._input_counts.add(x, y.get("num_dropped_boxes"), classes.shape[1])
-        targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
+        if supports_compiled_losses(self.target_assigner, self._classification_loss, self.localization_loss):
+            targets, class_losses, localization = assign_and_score(
+                self.target_assigner,
+                self._classification_loss,
+                self.localization_loss,
+                y["boxes"],
+                classes,
+                y.get("weights"),
+                y_pred,
+            )
+        else:
+            targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
+            class_losses = localization = None
         positive = tf.cast(targets["positive_mask"], tf.float32)
         anchor_weights = targets["anchor_weights"] * per_image_weights(sample_weight, classes)
 
@@ -379,17 +393,19 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
             localization_weights *= anchor_class_weights(
                 targets["class_targets"], class_weights, 0.0, self.num_classes
             )
-        box_targets, box_predictions = targets["box_targets"], y_pred["boxes"]
-        if self.localization_loss.compares_decoded_boxes:
-            # IoU-family losses compare boxes, not centre-size deltas.
-            box_targets = self.box_coder.decode(box_targets, self.anchors)
-            box_predictions = self.box_coder.decode(box_predictions, self.anchors)
+        if localization is None:
+            localization = self._localization_losses(targets["box_targets"], y_pred["boxes"])
+        localization = localization * localization_weights
         # The loss contract: `call` gives per-anchor losses; the weighting and
         # the reduction are the model's.
-        localization = _per_anchor(self.localization_loss, box_targets, box_predictions) * localization_weights
-        classification = _per_anchor(
-            self._classification_loss, targets["class_targets"], self._classification_inputs(y_pred, localization)
-        ) * anchor_weights
+        loss, inputs = self._classification_loss, self._classification_inputs(y_pred, localization)
+        if class_losses is None:
+            classification = _per_anchor(loss.call, targets["class_targets"], inputs)
+        elif isinstance(loss, MiningLoss):
+            classification = _per_anchor(loss.mine, targets["class_targets"], class_losses, inputs)
+        else:
+            classification = class_losses
+        classification = classification * anchor_weights
         classification, localization = normalize_losses(
             classification, localization, positive, self.loss_normalization
         )
@@ -401,6 +417,14 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         self.localization_loss_tracker.update_state(localization * replicas)
         # tf.where passes no gradient to the NaN branch: the weights stay finite.
         return tf.where(tf.reduce_any(problems > 0), tf.constant(np.nan, total.dtype), total)
+
+    def _localization_losses(self, box_targets, box_deltas):
+        """The localization loss' per-anchor `call`, on deltas or decoded boxes."""
+        if self.localization_loss.compares_decoded_boxes:
+            # IoU-family losses compare boxes, not centre-size deltas.
+            box_targets = self.box_coder.decode(box_targets, self.anchors)
+            box_deltas = self.box_coder.decode(box_deltas, self.anchors)
+        return _per_anchor(self.localization_loss.call, box_targets, box_deltas)
 
     def _classification_inputs(self, y_pred, localization):
         """Logits, or the dict a TF OD API-style miner needs (boxes for its NMS)."""

@@ -1,0 +1,155 @@
+"""Target assignment, per-anchor losses and their gradients in one XLA call.
+
+Outside XLA (Keras' default on a CPU, and under a distribution strategy on
+GPUs), the SSD losses are a few hundred small ops on `[batch, anchors, ...]`
+tensors, forward and backward: on a CPU each costs tens of microseconds, on a
+GPU each is a kernel launch. When both losses are *anchorwise* (the loss of an
+anchor depends only on that anchor's prediction, `ClassificationLoss.anchorwise`),
+the gradient of the sum of the per-anchor losses holds each anchor's own
+derivative. One XLA call then gives the targets, the per-anchor losses and
+those derivatives, fused; the losses' backward pass is the chain rule, the
+upstream per-anchor gradient times them. What comes after the per-anchor
+losses (mining, weights, normalisation) stays in the graph and is
+differentiated as usual.
+
+Measured with `bench/train_step.py` (128 px, 1524 anchors, batch 8, on a CPU):
+the losses' forward and backward with the assignment take about 1 ms less.
+"""
+
+import collections
+import json
+
+import tensorflow as tf
+
+from keras_ssd.anchors.box_coder import BoxCoder
+from keras_ssd.anchors.target_assigner import assign_targets
+from keras_ssd.losses.mining import MiningLoss
+from keras_ssd.xla import compiling_with_xla
+
+# Hashable: equal models share one compiled function (one XLA compile per shape).
+_LossesSpec = collections.namedtuple("_LossesSpec", ["assignment", "classification", "localization"])
+
+
+def per_anchor_classification_loss(loss):
+    """The loss a miner wraps, or `loss` itself.
+
+    Args:
+        loss: a keras_ssd classification loss.
+
+    Returns:
+        The per-anchor loss whose `call` gives each anchor's loss before mining.
+    """
+    return loss.loss if isinstance(loss, MiningLoss) else loss
+
+
+def supports_compiled_losses(target_assigner, classification_loss, localization_loss):
+    """Whether `assign_and_score` can serve these losses here.
+
+    Args:
+        target_assigner: the model's `TargetAssigner`.
+        classification_loss: its classification loss (a miner or not).
+        localization_loss: its localization loss.
+
+    Returns:
+        bool: both losses are anchorwise, the assignment is compiled with XLA
+        with the standard box coder, and the caller is not inside an XLA
+        cluster already (there, XLA fuses the plain losses itself).
+    """
+    return (
+        target_assigner.uses_xla
+        and type(target_assigner.box_coder) is BoxCoder
+        and getattr(per_anchor_classification_loss(classification_loss), "anchorwise", False)
+        and getattr(localization_loss, "anchorwise", False)
+        and not compiling_with_xla()
+    )
+
+
+def _loss_spec(loss):
+    return type(loss), json.dumps(loss.get_config(), sort_keys=True)
+
+
+def _revive(spec):
+    loss_class, config = spec
+    return loss_class.from_config(json.loads(config))
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _targets_losses_and_gradients(boxes, classes, weights, anchors, logits, deltas, spec):
+    targets = assign_targets(boxes, classes, weights, anchors, spec.assignment)
+    classification_loss, localization_loss = _revive(spec.classification), _revive(spec.localization)
+    with tf.GradientTape() as tape:
+        tape.watch([logits, deltas])
+        classification = tf.cast(classification_loss.call(targets["class_targets"], logits), tf.float32)
+        box_targets, box_predictions = targets["box_targets"], deltas
+        if localization_loss.compares_decoded_boxes:
+            box_coder = BoxCoder(spec.assignment.variances)
+            box_targets = box_coder.decode(box_targets, anchors)
+            box_predictions = box_coder.decode(deltas, anchors)
+        localization = tf.cast(localization_loss.call(box_targets, box_predictions), tf.float32)
+        total = tf.reduce_sum(classification) + tf.reduce_sum(localization)
+    # Anchorwise losses: d(total)/d(prediction of anchor i) = d(loss_i)/d(prediction of anchor i).
+    logit_gradients, delta_gradients = tape.gradient(
+        total, [logits, deltas], unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return targets, classification, localization, logit_gradients, delta_gradients
+
+
+def _chain(upstream, gradients, dtype):
+    """The chain rule for anchorwise losses: each anchor's upstream times its own derivative."""
+    return tf.cast(tf.cast(upstream, tf.float32)[..., tf.newaxis] * tf.cast(gradients, tf.float32), dtype)
+
+
+def assign_and_score(target_assigner, classification_loss, localization_loss, boxes, classes, weights, y_pred):
+    """Assigns targets and computes both per-anchor losses in one XLA call.
+
+    Only for the losses `supports_compiled_losses` accepts. The losses are
+    those `SSD` would compute with `target_assigner`, `localization_loss.call`
+    and the inner loss' `call` (before mining), and so are their gradients
+    with respect to `y_pred`.
+
+    Args:
+        target_assigner: the model's `TargetAssigner`.
+        classification_loss: the model's classification loss; for a miner,
+            the inner loss is computed here and the mining left to the caller.
+        localization_loss: the model's localization loss.
+        boxes: `[batch, max_boxes, 4]` normalised yxyx ground truth.
+        classes: int32 `[batch, max_boxes]`, -1 for padding.
+        weights: `[batch, max_boxes]` per-box weights, or None (all 1).
+        y_pred: the network's `{"boxes": deltas, "classes": logits}`.
+
+    Returns:
+        `(targets, classification, localization)`: the dict of
+        `TargetAssigner.__call__` and the float32 `[batch, num_anchors]`
+        unweighted per-anchor losses, differentiable with respect to `y_pred`.
+    """
+    boxes = tf.cast(boxes, tf.float32)
+    weights = tf.ones_like(boxes[..., 0]) if weights is None else tf.cast(weights, tf.float32)
+    spec = _LossesSpec(
+        target_assigner.settings,
+        _loss_spec(per_anchor_classification_loss(classification_loss)),
+        _loss_spec(localization_loss),
+    )
+    logits, deltas = y_pred["classes"], y_pred["boxes"]
+    # The tape must not differentiate the XLA call itself: its derivatives come out of it.
+    targets, classification, localization, logit_gradients, delta_gradients = _targets_losses_and_gradients(
+        boxes,
+        tf.cast(classes, tf.int32),
+        weights,
+        target_assigner.anchors,
+        tf.stop_gradient(logits),
+        tf.stop_gradient(deltas),
+        spec,
+    )
+
+    @tf.custom_gradient
+    def with_gradients(logits, deltas):
+        def gradient(upstream_classification, upstream_localization):
+            return (
+                _chain(upstream_classification, logit_gradients, logits.dtype),
+                _chain(upstream_localization, delta_gradients, deltas.dtype),
+            )
+
+        return (tf.identity(classification), tf.identity(localization)), gradient
+
+    classification, localization = with_gradients(logits, deltas)
+    return targets, classification, localization
