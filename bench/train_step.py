@@ -4,7 +4,8 @@ Prints the ratio of a full SSD train step (targets + losses + update) to the sam
 network's forward + backward + update with a trivial loss, on the same batch,
 measured in alternating rounds in one run, and the images/s of both. A third step,
 the full one with `TargetAssigner(jit_compile=False)`, shows what compiling the
-target assignment with XLA (the default) saves.
+target assignment with XLA (the default), and with it the per-anchor losses and
+their gradients (`keras_ssd.models.compiled_losses`), saves.
 
 Then the parts, each timed alone in a tight loop (steadier than whole steps on a
 shared machine): target assignment, which runs beside the network's forward pass,
@@ -61,7 +62,12 @@ def time_steps(step, images, targets, repeats):
 
 
 def time_parts(model, images, targets, bare_ms, rounds):
-    """Prints the median ms of target assignment and of the losses' forward + backward."""
+    """Prints the median ms of target assignment and of the losses' forward + backward.
+
+    The losses are timed twice: as `SSD` runs them (with anchorwise losses, the
+    targets, per-anchor losses and their gradients in one XLA call) and with
+    nothing XLA-compiled (graph ops only, differentiated by the tape).
+    """
     outputs = {key: tf.constant(value) for key, value in model(images, training=True).items()}
     classes = tf.cast(targets["classes"], tf.int32)
 
@@ -69,14 +75,25 @@ def time_parts(model, images, targets, bare_ms, rounds):
     def assign():
         return model.target_assigner(targets["boxes"], classes)["positive_mask"]
 
-    @tf.function
-    def loss_and_gradient():
-        with tf.GradientTape() as tape:
-            tape.watch(outputs)
-            loss = model.compute_loss(None, targets, outputs)
-        return tape.gradient(loss, outputs)["classes"]
+    def make_loss_and_gradient():
+        @tf.function
+        def loss_and_gradient():
+            with tf.GradientTape() as tape:
+                tape.watch(outputs)
+                loss = model.compute_loss(None, targets, outputs)
+            return tape.gradient(loss, outputs)["classes"]
 
-    parts = {"target assignment": assign, "losses forward + backward (with assignment)": loss_and_gradient}
+        return loss_and_gradient
+
+    not_compiled = make_loss_and_gradient()
+    model.target_assigner.jit_compile = False
+    not_compiled()  # traced now, with jit_compile=False
+    model.target_assigner.jit_compile = True
+    parts = {
+        "target assignment": assign,
+        "losses forward + backward (with assignment)": make_loss_and_gradient(),
+        "the same, nothing XLA-compiled": not_compiled,
+    }
     times = {name: [] for name in parts}
     for _ in range(max(rounds, 7)):
         for name, part in parts.items():
@@ -123,7 +140,7 @@ def main():
     print(f"anchors: {model.anchors.shape[0]}, batch {args.batch_size}, {args.image_size} px, "
           f"MobileNetV2 width {args.width}, {args.rounds} rounds x {args.repeats} steps")
     labels = {"full": "full SSD step", "bare": "bare network",
-              "graph_targets": "full, targets not XLA-compiled"}
+              "graph_targets": "full, nothing XLA-compiled"}
     for name, label in labels.items():
         median = statistics.median(times[name])
         print(f"{label:31s}: {median * 1000:8.1f} ms  {args.batch_size / median:7.1f} images/s")
