@@ -51,21 +51,30 @@ def supports_compiled_losses(target_assigner, classification_loss, localization_
         localization_loss: its localization loss.
 
     Returns:
-        bool: both losses are anchorwise, the assignment is compiled with XLA
-        with the standard box coder, and the caller is not inside an XLA
-        cluster already (there, XLA fuses the plain losses itself).
+        bool: both losses are anchorwise and their JSON configs rebuild them
+        (the compiled function is shared by equal losses, as a `.keras` file
+        rebuilds them), the assignment is compiled with XLA with the standard
+        box coder, and the caller is not inside an XLA cluster already
+        (there, XLA fuses the plain losses itself).
     """
+    inner_loss = per_anchor_classification_loss(classification_loss)
     return (
         target_assigner.uses_xla
         and type(target_assigner.box_coder) is BoxCoder
-        and getattr(per_anchor_classification_loss(classification_loss), "anchorwise", False)
+        and getattr(inner_loss, "anchorwise", False)
         and getattr(localization_loss, "anchorwise", False)
+        and _loss_spec(inner_loss) is not None
+        and _loss_spec(localization_loss) is not None
         and not compiling_with_xla()
     )
 
 
 def _loss_spec(loss):
-    return type(loss), json.dumps(loss.get_config(), sort_keys=True)
+    """`(class, JSON config)`: the compiled function rebuilds the loss from it; None if it cannot."""
+    try:
+        return type(loss), json.dumps(loss.get_config(), sort_keys=True)
+    except (TypeError, ValueError, NotImplementedError):
+        return None
 
 
 def _revive(spec):

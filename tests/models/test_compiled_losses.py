@@ -150,6 +150,12 @@ def test_losses_that_do_not_declare_themselves_anchorwise_take_the_plain_path():
     built_in = (SigmoidFocalClassificationLoss(), SmoothL1LocalizationLoss())
     assert compiled_losses.supports_compiled_losses(assigner, *built_in)
     assert not compiled_losses.supports_compiled_losses(assigner, OwnLoss(), SmoothL1LocalizationLoss())
+
+    class UnserializableLoss(SmoothL1LocalizationLoss):
+        def get_config(self):
+            return {**super().get_config(), "table": np.zeros(2)}  # not JSON: cannot be rebuilt
+
+    assert not compiled_losses.supports_compiled_losses(assigner, built_in[0], UnserializableLoss())
     assigner.jit_compile = False  # no XLA (Apple's Metal GPU): the plain path
     assert not compiled_losses.supports_compiled_losses(assigner, *built_in)
 
@@ -165,10 +171,18 @@ def test_equal_models_share_one_compiled_function(monkeypatch):
     assert compiled_losses._targets_losses_and_gradients.experimental_get_tracing_count() == traces + 1
 
 
-def test_fit_on_the_compiled_path_learns():
+def test_fit_takes_the_compiled_path_and_learns(monkeypatch):
+    traced = []
+
+    def spy(*arguments):
+        traced.append(True)
+        return compiled_losses.assign_and_score(*arguments)
+
+    monkeypatch.setattr(ssd_module, "assign_and_score", spy)
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     images, targets = _batch()
     history = model.fit(images, targets, epochs=15, verbose=0)
     losses = history.history["loss"]
+    assert traced  # the train step was traced with it
     assert np.all(np.isfinite(losses)) and losses[-1] < 0.6 * losses[0]
