@@ -24,3 +24,23 @@ class LocalizationLoss(keras.losses.Loss):
 
     compares_decoded_boxes = False
     anchorwise = False
+
+
+def per_anchor_localization_loss(loss, box_targets, box_deltas, box_coder, anchors):
+    """`loss.call` on what it compares: deltas, or boxes decoded from them.
+
+    Args:
+        loss: a `LocalizationLoss`.
+        box_targets: encoded targets `[batch, num_anchors, 4]`.
+        box_deltas: predicted deltas `[batch, num_anchors, 4]`.
+        box_coder: the `BoxCoder` that encoded the targets.
+        anchors: `[num_anchors, 4]` normalised yxyx.
+
+    Returns:
+        The per-anchor loss `[batch, num_anchors]`.
+    """
+    if loss.compares_decoded_boxes:
+        # IoU-family losses compare boxes, not centre-size deltas.
+        box_targets = box_coder.decode(box_targets, anchors)
+        box_deltas = box_coder.decode(box_deltas, anchors)
+    return loss.call(box_targets, box_deltas)

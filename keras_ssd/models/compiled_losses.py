@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.target_assigner import assign_targets
+from keras_ssd.losses.localization_loss import per_anchor_localization_loss
 from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.xla import compiling_with_xla
 
@@ -89,12 +90,10 @@ def _targets_losses_and_gradients(boxes, classes, weights, anchors, logits, delt
     with tf.GradientTape() as tape:
         tape.watch([logits, deltas])
         classification = tf.cast(classification_loss.call(targets["class_targets"], logits), tf.float32)
-        box_targets, box_predictions = targets["box_targets"], deltas
-        if localization_loss.compares_decoded_boxes:
-            box_coder = BoxCoder(spec.assignment.variances)
-            box_targets = box_coder.decode(box_targets, anchors)
-            box_predictions = box_coder.decode(deltas, anchors)
-        localization = tf.cast(localization_loss.call(box_targets, box_predictions), tf.float32)
+        localization = per_anchor_localization_loss(
+            localization_loss, targets["box_targets"], deltas, BoxCoder(spec.assignment.variances), anchors
+        )
+        localization = tf.cast(localization, tf.float32)
         total = tf.reduce_sum(classification) + tf.reduce_sum(localization)
     # Anchorwise losses: d(total)/d(prediction of anchor i) = d(loss_i)/d(prediction of anchor i).
     logit_gradients, delta_gradients = tape.gradient(

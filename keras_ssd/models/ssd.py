@@ -19,7 +19,7 @@ from keras_ssd.losses import (
 from keras_ssd.losses.class_weighted_loss import anchor_class_weights
 from keras_ssd.losses.class_weights import resolve_class_weights
 from keras_ssd.losses.classification_loss import ClassificationLoss
-from keras_ssd.losses.localization_loss import LocalizationLoss
+from keras_ssd.losses.localization_loss import LocalizationLoss, per_anchor_localization_loss
 from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
 from keras_ssd.models.loss_normalization import normalize_losses
@@ -65,7 +65,7 @@ def _deserialize(value):
 
 
 def _per_anchor(method, *args):
-    """A loss' `call` (or a miner's `mine`), kept out of AutoGraph as Keras keeps `Loss.__call__` out of it.
+    """A loss' per-anchor method, kept out of AutoGraph as Keras keeps `Loss.__call__` out of it.
 
     The losses branch in Python on static shapes only; AutoGraph would convert
     their methods inside a user's `tf.function` and fail on them.
@@ -394,7 +394,14 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
                 targets["class_targets"], class_weights, 0.0, self.num_classes
             )
         if localization is None:
-            localization = self._localization_losses(targets["box_targets"], y_pred["boxes"])
+            localization = _per_anchor(
+                per_anchor_localization_loss,
+                self.localization_loss,
+                targets["box_targets"],
+                y_pred["boxes"],
+                self.box_coder,
+                self.anchors,
+            )
         localization = localization * localization_weights
         # The loss contract: `call` gives per-anchor losses; the weighting and
         # the reduction are the model's.
@@ -417,14 +424,6 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         self.localization_loss_tracker.update_state(localization * replicas)
         # tf.where passes no gradient to the NaN branch: the weights stay finite.
         return tf.where(tf.reduce_any(problems > 0), tf.constant(np.nan, total.dtype), total)
-
-    def _localization_losses(self, box_targets, box_deltas):
-        """The localization loss' per-anchor `call`, on deltas or decoded boxes."""
-        if self.localization_loss.compares_decoded_boxes:
-            # IoU-family losses compare boxes, not centre-size deltas.
-            box_targets = self.box_coder.decode(box_targets, self.anchors)
-            box_deltas = self.box_coder.decode(box_deltas, self.anchors)
-        return _per_anchor(self.localization_loss.call, box_targets, box_deltas)
 
     def _classification_inputs(self, y_pred, localization):
         """Logits, or the dict a TF OD API-style miner needs (boxes for its NMS)."""
