@@ -1,4 +1,4 @@
-"""Target assignment, per-anchor losses and their gradients in one XLA call.
+"""Per-anchor losses and their gradients in one XLA call.
 
 Outside XLA (Keras' default on a CPU, and under a distribution strategy on
 GPUs), the SSD losses are a few hundred small ops on `[batch, anchors, ...]`
@@ -6,14 +6,18 @@ tensors, forward and backward: on a CPU each costs tens of microseconds, on a
 GPU each is a kernel launch. When both losses are *anchorwise* (the loss of an
 anchor depends only on that anchor's prediction, `ClassificationLoss.anchorwise`),
 the gradient of the sum of the per-anchor losses holds each anchor's own
-derivative. One XLA call then gives the targets, the per-anchor losses and
-those derivatives, fused; the losses' backward pass is the chain rule, the
-upstream per-anchor gradient times them. What comes after the per-anchor
-losses (mining, weights, normalisation) stays in the graph and is
-differentiated as usual.
+derivative. One XLA call then gives the per-anchor losses and those
+derivatives, fused; the losses' backward pass is the chain rule, the upstream
+per-anchor gradient times them. What comes after the per-anchor losses
+(mining, weights, normalisation) stays in the graph and is differentiated as
+usual.
+
+The target assignment stays a call of its own (`TargetAssigner`): it does not
+wait for the network, so the executor runs it beside the forward pass, and
+its compiled function is shared by every model with the same anchors.
 
 Measured with `bench/train_step.py` (128 px, 1524 anchors, batch 8, on a CPU):
-the losses' forward and backward with the assignment take about 1 ms less.
+the losses' forward and backward with the assignment take about half the time.
 """
 
 import collections
@@ -22,13 +26,12 @@ import json
 import tensorflow as tf
 
 from keras_ssd.anchors.box_coder import BoxCoder
-from keras_ssd.anchors.target_assigner import assign_targets
 from keras_ssd.losses.localization_loss import per_anchor_localization_loss
 from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.xla import compiling_with_xla
 
 # Hashable: equal models share one compiled function (one XLA compile per shape).
-_LossesSpec = collections.namedtuple("_LossesSpec", ["assignment", "classification", "localization"])
+_LossesSpec = collections.namedtuple("_LossesSpec", ["variances", "classification", "localization"])
 
 
 def per_anchor_classification_loss(loss):
@@ -44,11 +47,12 @@ def per_anchor_classification_loss(loss):
 
 
 def supports_compiled_losses(target_assigner, classification_loss, localization_loss):
-    """Whether `assign_and_score` can serve these losses here.
+    """Whether `per_anchor_losses` can serve these losses here.
 
     Args:
-        target_assigner: the model's `TargetAssigner`.
-        classification_loss: its classification loss (a miner or not).
+        target_assigner: the model's `TargetAssigner` (its box coder encoded
+            the box targets; it also says whether XLA is used).
+        classification_loss: the model's classification loss (a miner or not).
         localization_loss: its localization loss.
 
     Returns:
@@ -84,14 +88,13 @@ def _revive(spec):
 
 
 @tf.function(jit_compile=True, autograph=False)
-def _targets_losses_and_gradients(boxes, classes, weights, anchors, logits, deltas, spec):
-    targets = assign_targets(boxes, classes, weights, anchors, spec.assignment)
+def _losses_and_gradients(class_targets, box_targets, anchors, logits, deltas, spec):
     classification_loss, localization_loss = _revive(spec.classification), _revive(spec.localization)
     with tf.GradientTape() as tape:
         tape.watch([logits, deltas])
-        classification = tf.cast(classification_loss.call(targets["class_targets"], logits), tf.float32)
+        classification = tf.cast(classification_loss.call(class_targets, logits), tf.float32)
         localization = per_anchor_localization_loss(
-            localization_loss, targets["box_targets"], deltas, BoxCoder(spec.assignment.variances), anchors
+            localization_loss, box_targets, deltas, BoxCoder(spec.variances), anchors
         )
         localization = tf.cast(localization, tf.float32)
         total = tf.reduce_sum(classification) + tf.reduce_sum(localization)
@@ -99,7 +102,7 @@ def _targets_losses_and_gradients(boxes, classes, weights, anchors, logits, delt
     logit_gradients, delta_gradients = tape.gradient(
         total, [logits, deltas], unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
-    return targets, classification, localization, logit_gradients, delta_gradients
+    return classification, localization, logit_gradients, delta_gradients
 
 
 def _chain(upstream, gradients, dtype):
@@ -107,12 +110,12 @@ def _chain(upstream, gradients, dtype):
     return tf.cast(tf.cast(upstream, tf.float32)[..., tf.newaxis] * tf.cast(gradients, tf.float32), dtype)
 
 
-def assign_and_score(target_assigner, classification_loss, localization_loss, boxes, classes, weights, y_pred):
-    """Assigns targets and computes both per-anchor losses in one XLA call.
+def per_anchor_losses(target_assigner, classification_loss, localization_loss, targets, y_pred):
+    """Both per-anchor losses, and their gradients, in one XLA call.
 
     Only for the losses `supports_compiled_losses` accepts. The losses are
-    those `SSD` would compute with `target_assigner`, `localization_loss.call`
-    and the inner loss' `call` (before mining), and so are their gradients
+    those of `localization_loss.call` and of the inner loss' `call` (before
+    mining), as `SSD` computes them in the graph, and so are their gradients
     with respect to `y_pred`.
 
     Args:
@@ -120,29 +123,23 @@ def assign_and_score(target_assigner, classification_loss, localization_loss, bo
         classification_loss: the model's classification loss; for a miner,
             the inner loss is computed here and the mining left to the caller.
         localization_loss: the model's localization loss.
-        boxes: `[batch, max_boxes, 4]` normalised yxyx ground truth.
-        classes: int32 `[batch, max_boxes]`, -1 for padding.
-        weights: `[batch, max_boxes]` per-box weights, or None (all 1).
+        targets: the dict of `target_assigner(...)`.
         y_pred: the network's `{"boxes": deltas, "classes": logits}`.
 
     Returns:
-        `(targets, classification, localization)`: the dict of
-        `TargetAssigner.__call__` and the float32 `[batch, num_anchors]`
+        `(classification, localization)`: the float32 `[batch, num_anchors]`
         unweighted per-anchor losses, differentiable with respect to `y_pred`.
     """
-    boxes = tf.cast(boxes, tf.float32)
-    weights = tf.ones_like(boxes[..., 0]) if weights is None else tf.cast(weights, tf.float32)
     spec = _LossesSpec(
-        target_assigner.settings,
+        tuple(target_assigner.box_coder.variances),
         _loss_spec(per_anchor_classification_loss(classification_loss)),
         _loss_spec(localization_loss),
     )
     logits, deltas = y_pred["classes"], y_pred["boxes"]
     # The tape must not differentiate the XLA call itself: its derivatives come out of it.
-    targets, classification, localization, logit_gradients, delta_gradients = _targets_losses_and_gradients(
-        boxes,
-        tf.cast(classes, tf.int32),
-        weights,
+    classification, localization, logit_gradients, delta_gradients = _losses_and_gradients(
+        targets["class_targets"],
+        targets["box_targets"],
         target_assigner.anchors,
         tf.stop_gradient(logits),
         tf.stop_gradient(deltas),
@@ -159,5 +156,4 @@ def assign_and_score(target_assigner, classification_loss, localization_loss, bo
 
         return (tf.identity(classification), tf.identity(localization)), gradient
 
-    classification, localization = with_gradients(logits, deltas)
-    return targets, classification, localization
+    return with_gradients(logits, deltas)

@@ -25,7 +25,7 @@ from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
 from keras_ssd.models.loss_normalization import normalize_losses
 from keras_ssd.models.loss_normalization import num_replicas
 from keras_ssd.models.checked_fit import GroundTruthCheckedFit
-from keras_ssd.models.compiled_losses import assign_and_score, supports_compiled_losses
+from keras_ssd.models.compiled_losses import per_anchor_losses, supports_compiled_losses
 from keras_ssd.models.device_steps import DeviceSafeSteps
 from keras_ssd.models.separable_ssd_head import SeparableSSDHead
 from keras_ssd.models.ssd_arguments import (
@@ -369,19 +369,12 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         self._target_problems.add(problems)
         if x is not None:
             self._input_counts.add(x, y.get("num_dropped_boxes"), classes.shape[1])
+        targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
+        class_losses = localization = None
         if supports_compiled_losses(self.target_assigner, self._classification_loss, self.localization_loss):
-            targets, class_losses, localization = assign_and_score(
-                self.target_assigner,
-                self._classification_loss,
-                self.localization_loss,
-                y["boxes"],
-                classes,
-                y.get("weights"),
-                y_pred,
+            class_losses, localization = per_anchor_losses(
+                self.target_assigner, self._classification_loss, self.localization_loss, targets, y_pred
             )
-        else:
-            targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
-            class_losses = localization = None
         positive = tf.cast(targets["positive_mask"], tf.float32)
         anchor_weights = targets["anchor_weights"] * per_image_weights(sample_weight, classes)
 

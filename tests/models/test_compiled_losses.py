@@ -1,4 +1,4 @@
-"""The targets, per-anchor losses and their gradients in one XLA call (`compiled_losses`)."""
+"""The per-anchor losses and their gradients in one XLA call (`compiled_losses`)."""
 
 import keras
 import numpy as np
@@ -91,9 +91,9 @@ def test_compiled_losses_give_the_plain_losses_and_gradients(name, monkeypatch):
     assert compiled_losses.supports_compiled_losses(
         model.target_assigner, model._classification_loss, model.localization_loss
     )
-    traces = compiled_losses._targets_losses_and_gradients.experimental_get_tracing_count()
+    traces = compiled_losses._losses_and_gradients.experimental_get_tracing_count()
     compiled = _loss_and_gradients(model, True, monkeypatch)
-    assert compiled_losses._targets_losses_and_gradients.experimental_get_tracing_count() == traces + 1
+    assert compiled_losses._losses_and_gradients.experimental_get_tracing_count() == traces + 1
     plain = _loss_and_gradients(model, False, monkeypatch)
     assert np.isfinite(compiled[0]) and compiled[0] > 0
     for compiled_value, plain_value in zip(compiled, plain):
@@ -163,12 +163,12 @@ def test_losses_that_do_not_declare_themselves_anchorwise_take_the_plain_path():
 def test_equal_models_share_one_compiled_function(monkeypatch):
     first, second = _model(class_weights=[1.0, 2.0, 3.0]), _model(class_weights=[1.0, 2.0, 3.0])
     _loss_and_gradients(first, True, monkeypatch)
-    traces = compiled_losses._targets_losses_and_gradients.experimental_get_tracing_count()
+    traces = compiled_losses._losses_and_gradients.experimental_get_tracing_count()
     _loss_and_gradients(second, True, monkeypatch)
-    assert compiled_losses._targets_losses_and_gradients.experimental_get_tracing_count() == traces
+    assert compiled_losses._losses_and_gradients.experimental_get_tracing_count() == traces
     # Other class weights are another loss: compiled once more.
     _loss_and_gradients(_model(class_weights=[1.0, 2.0, 4.0]), True, monkeypatch)
-    assert compiled_losses._targets_losses_and_gradients.experimental_get_tracing_count() == traces + 1
+    assert compiled_losses._losses_and_gradients.experimental_get_tracing_count() == traces + 1
 
 
 def test_fit_takes_the_compiled_path_and_learns(monkeypatch):
@@ -176,9 +176,9 @@ def test_fit_takes_the_compiled_path_and_learns(monkeypatch):
 
     def spy(*arguments):
         traced.append(True)
-        return compiled_losses.assign_and_score(*arguments)
+        return compiled_losses.per_anchor_losses(*arguments)
 
-    monkeypatch.setattr(ssd_module, "assign_and_score", spy)
+    monkeypatch.setattr(ssd_module, "per_anchor_losses", spy)
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     images, targets = _batch()
