@@ -371,7 +371,10 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
             self._input_counts.add(x, y.get("num_dropped_boxes"), classes.shape[1])
         targets = self.target_assigner(y["boxes"], classes, y.get("weights"))
         class_losses = localization = None
-        if supports_compiled_losses(self.target_assigner, self._classification_loss, self.localization_loss):
+        # The compiled call also gives the derivatives, which only training needs.
+        if training and supports_compiled_losses(
+            self.target_assigner, self._classification_loss, self.localization_loss
+        ):
             class_losses, localization = per_anchor_losses(
                 self.target_assigner, self._classification_loss, self.localization_loss, targets, y_pred
             )

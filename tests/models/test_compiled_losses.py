@@ -193,3 +193,17 @@ def test_fit_takes_the_compiled_path_and_learns(monkeypatch):
     losses = history.history["loss"]
     assert traced  # the train step was traced with it
     assert np.all(np.isfinite(losses)) and losses[-1] < 0.6 * losses[0]
+
+
+def test_evaluation_losses_skip_the_derivatives_and_equal_the_training_losses(monkeypatch):
+    """`test_step` passes training=False: the plain path, no derivatives, the same number."""
+    model = _model(class_weights=[1.0, 4.0, 0.5])
+    images, targets = _batch()
+    outputs = model(images)
+    taken = []
+    monkeypatch.setattr(ssd_module, "per_anchor_losses", _spy(taken))
+    evaluation = float(model.compute_loss(images, targets, outputs, training=False))
+    assert not taken
+    training = float(model.compute_loss(images, targets, outputs))
+    assert taken
+    np.testing.assert_allclose(evaluation, training, rtol=1e-6)
