@@ -40,3 +40,15 @@ def tiny_backbone(image_size=64, name="tiny_backbone", down_to_1x1=False):
     while down_to_1x1 and maps[-1].shape[1] > 1:
         maps.append(keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(maps[-1]))
     return keras.Model(images, maps, name=name)
+
+
+def tiny_ssd_arguments(**overrides):
+    """`SSD` arguments of a small, fast model on 64 px images (maps 8, 4, 2 and 1)."""
+    return {"backbone": tiny_backbone(), "image_size": 64, "extra_filters": [16], **overrides}
+
+
+def tiny_ssd(num_classes=3, **overrides):
+    """A small, fast `SSD` on 64 px images; `overrides` are further `SSD` arguments."""
+    from keras_ssd.models.ssd import SSD
+
+    return SSD(num_classes=num_classes, **tiny_ssd_arguments(**overrides))

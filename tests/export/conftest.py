@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_ssd.models.ssd import SSD
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd
 
 CLASS_NAMES = ["cat", "dog", "bird"]
 
@@ -15,15 +14,8 @@ def make_detecting_model(num_classes=3, seed=1, **overrides):
     A freshly initialised head scores every anchor near the 0.01 prior and finds
     nothing; random biases give a few hundred candidates of distinct scores.
     """
-    arguments = {
-        "num_classes": num_classes,
-        "backbone": tiny_backbone(),
-        "image_size": 64,
-        "extra_filters": [16],
-        "class_names": CLASS_NAMES[:num_classes] if num_classes <= 3 else None,
-        **overrides,
-    }
-    model = SSD(**arguments)
+    class_names = CLASS_NAMES[:num_classes] if num_classes <= 3 else None
+    model = tiny_ssd(num_classes, **{"class_names": class_names, **overrides})
     rng = np.random.default_rng(seed)
     for variable in model.head.variables:
         if "bias" in variable.path:

@@ -9,8 +9,7 @@ import tensorflow as tf
 
 from keras_ssd.data.synthetic_shapes import render_example
 from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
-from keras_ssd.models.ssd import SSD
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd
 
 CLASS_NAMES = ["circle", "square", "triangle"]
 
@@ -42,7 +41,7 @@ class _Recorder(keras.callbacks.Callback):
 
 def test_metrics_land_in_history_and_later_callbacks_only_at_evaluated_epochs():
     dataset = _dataset()
-    model = SSD(num_classes=3, backbone=tiny_backbone(), image_size=64, extra_filters=[16])
+    model = tiny_ssd()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     metrics = DetectionMetrics(dataset, CLASS_NAMES, every_n_epochs=2)
     before, after = _Recorder(), _Recorder()  # TensorBoard belongs where `after` is
@@ -93,7 +92,7 @@ def test_callback_is_importable_from_keras_ssd_callbacks():
 
 def test_model_evaluate_computes_the_ap_entries_and_fit_validation_does_not_double_them():
     dataset = _dataset()
-    model = SSD(num_classes=3, backbone=tiny_backbone(), image_size=64, extra_filters=[16])
+    model = tiny_ssd()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     metrics = DetectionMetrics(dataset, CLASS_NAMES)
     model.fit(dataset, validation_data=dataset, epochs=1, callbacks=[metrics], verbose=0)

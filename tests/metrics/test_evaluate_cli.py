@@ -9,15 +9,14 @@ import numpy as np
 
 from keras_ssd.cli import main
 from keras_ssd.data.synthetic_shapes import CLASS_NAMES
-from keras_ssd.models.ssd import SSD
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd
 from tests.data.test_voc_xml import VocFolder, _xml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _save_tiny_model(path, num_classes):
-    model = SSD(num_classes=num_classes, backbone=tiny_backbone(), image_size=64, extra_filters=[16])
+    model = tiny_ssd(num_classes)
     # Random class biases: scores spread over (0, 1), so there are detections to score.
     rng = np.random.default_rng(0)
     for variable in model.head.variables:
@@ -72,7 +71,7 @@ def test_evaluate_reads_a_saved_model_and_matches_classes_by_name(tmp_path, caps
     from keras_ssd.export import export_saved_model
 
     names = ["circle", "square"]
-    model = SSD(num_classes=2, backbone=tiny_backbone(), image_size=64, extra_filters=[16], class_names=names)
+    model = tiny_ssd(2, class_names=names)
     export_dir = export_saved_model(model, str(tmp_path / "exported"))
     # A VOC folder read with its classes in the other order: 3 circles and 1 square.
     voc = VocFolder(tmp_path / "voc")

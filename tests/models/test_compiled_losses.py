@@ -15,20 +15,8 @@ from keras_ssd.losses import (
 from keras_ssd.losses.classification_loss import ClassificationLoss
 from keras_ssd.models import compiled_losses
 from keras_ssd.models import ssd as ssd_module
-from keras_ssd.models.ssd import SSD
 
-from tests.conftest import tiny_backbone
-
-
-def _model(**overrides):
-    arguments = {
-        "num_classes": 3,
-        "backbone": tiny_backbone(),
-        "image_size": 64,
-        "extra_filters": [16],
-        **overrides,
-    }
-    return SSD(**arguments)
+from tests.conftest import tiny_ssd
 
 
 def _batch():
@@ -97,7 +85,7 @@ LOSSES = {
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_compiled_losses_give_the_plain_losses_and_gradients(name, monkeypatch):
-    model = _model(**LOSSES[name])
+    model = tiny_ssd(**LOSSES[name])
     assert compiled_losses.supports_compiled_losses(
         model.target_assigner, model._classification_loss, model.localization_loss
     )
@@ -127,7 +115,7 @@ class _CentredSoftmaxLoss(WeightedSoftmaxClassificationLoss):
 def test_a_loss_that_mixes_anchors_is_differentiated_whole(monkeypatch):
     """The per-anchor chain rule would drop the mean's cross-anchor terms: not used here."""
     loss = _CentredSoftmaxLoss()
-    model = _model(classification_loss=loss)
+    model = tiny_ssd(classification_loss=loss)
     assert not compiled_losses.supports_compiled_losses(
         model.target_assigner, model._classification_loss, model.localization_loss
     )
@@ -158,7 +146,7 @@ def test_losses_that_do_not_declare_themselves_anchorwise_take_the_plain_path():
         def call(self, y_true, y_pred):
             return tf.reduce_sum(y_pred, axis=-1) * 0.0
 
-    assigner = _model().target_assigner
+    assigner = tiny_ssd().target_assigner
     built_in = (SigmoidFocalClassificationLoss(), SmoothL1LocalizationLoss())
     assert compiled_losses.supports_compiled_losses(assigner, *built_in)
     assert not compiled_losses.supports_compiled_losses(assigner, OwnLoss(), SmoothL1LocalizationLoss())
@@ -173,20 +161,20 @@ def test_losses_that_do_not_declare_themselves_anchorwise_take_the_plain_path():
 
 
 def test_equal_models_share_one_compiled_function(monkeypatch):
-    first, second = _model(class_weights=[1.0, 2.0, 3.0]), _model(class_weights=[1.0, 2.0, 3.0])
+    first, second = tiny_ssd(class_weights=[1.0, 2.0, 3.0]), tiny_ssd(class_weights=[1.0, 2.0, 3.0])
     _loss_and_gradients(first, True, monkeypatch)
     traces = compiled_losses._losses_and_gradients.experimental_get_tracing_count()
     _loss_and_gradients(second, True, monkeypatch)
     assert compiled_losses._losses_and_gradients.experimental_get_tracing_count() == traces
     # Other class weights are another loss: compiled once more.
-    _loss_and_gradients(_model(class_weights=[1.0, 2.0, 4.0]), True, monkeypatch)
+    _loss_and_gradients(tiny_ssd(class_weights=[1.0, 2.0, 4.0]), True, monkeypatch)
     assert compiled_losses._losses_and_gradients.experimental_get_tracing_count() == traces + 1
 
 
 def test_fit_takes_the_compiled_path_and_learns(monkeypatch):
     traced = []
     monkeypatch.setattr(ssd_module, "per_anchor_losses", _spy(traced))
-    model = _model()
+    model = tiny_ssd()
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     images, targets = _batch()
     history = model.fit(images, targets, epochs=15, verbose=0)
@@ -197,7 +185,7 @@ def test_fit_takes_the_compiled_path_and_learns(monkeypatch):
 
 def test_evaluation_losses_skip_the_derivatives_and_equal_the_training_losses(monkeypatch):
     """`test_step` passes training=False: the plain path, no derivatives, the same number."""
-    model = _model(class_weights=[1.0, 4.0, 0.5])
+    model = tiny_ssd(class_weights=[1.0, 4.0, 0.5])
     images, targets = _batch()
     outputs = model(images)
     taken = []

@@ -14,12 +14,8 @@ from keras_ssd.losses import (
 )
 from keras_ssd.models.ssd import SSD
 
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd, tiny_ssd_arguments
 
-
-def tiny(**overrides):
-    """Arguments of a small, fast SSD on 64 px images."""
-    return {"backbone": tiny_backbone(), "image_size": 64, "extra_filters": [16], **overrides}
 
 
 def _batch(num_images=2, seed=0):
@@ -37,12 +33,12 @@ def _batch(num_images=2, seed=0):
 
 def test_call_shapes_for_softmax_and_sigmoid_heads():
     images, _ = _batch()
-    softmax = SSD(num_classes=3, **tiny())
+    softmax = tiny_ssd()
     outputs = softmax(images)
     num_anchors = softmax.anchors.shape[0]
     assert outputs["boxes"].shape == (2, num_anchors, 4)
     assert outputs["classes"].shape == (2, num_anchors, 4)  # background + 3 classes
-    sigmoid = SSD(num_classes=3, classification_loss=SigmoidFocalClassificationLoss(), **tiny())
+    sigmoid = tiny_ssd(classification_loss=SigmoidFocalClassificationLoss())
     assert sigmoid(images)["classes"].shape == (2, num_anchors, 3)
 
 
@@ -53,7 +49,7 @@ def test_compute_loss_equals_closed_form():
         classification_loss=WeightedSigmoidClassificationLoss(),
         class_weights=[1.0, 1.0, 3.0],
         localization_weight=2.0,
-        **tiny(),
+        **tiny_ssd_arguments(),
     )
     outputs = model(images)
     loss = float(model.compute_loss(images, targets, outputs))
@@ -81,7 +77,7 @@ def test_class_weights_scale_gradients_of_their_class_only():
             num_classes=3,
             classification_loss=WeightedSigmoidClassificationLoss(),
             class_weights=weights,
-            **tiny(),
+            **tiny_ssd_arguments(),
         )
         logits = tf.Variable(tf.random.stateless_normal((1, model.anchors.shape[0], 3), (1, 2)))
         boxes = tf.zeros((1, model.anchors.shape[0], 4))
@@ -97,7 +93,7 @@ def test_class_weights_scale_gradients_of_their_class_only():
 
 def test_per_box_weights_multiply_with_class_weights():
     images, targets = _batch(num_images=1)
-    model = SSD(num_classes=3, classification_loss=WeightedSigmoidClassificationLoss(), class_weights=[2.0, 1.0, 1.0], **tiny())
+    model = tiny_ssd(classification_loss=WeightedSigmoidClassificationLoss(), class_weights=[2.0, 1.0, 1.0])
     outputs = model(images)
     weighted = dict(targets, weights=np.array([[0.5, 1.0, 0.0]], "float32"))
     assigned = model.target_assigner(targets["boxes"], targets["classes"])
@@ -117,7 +113,7 @@ def test_per_box_weights_multiply_with_class_weights():
 def test_weight_localization_multiplies_the_positives_box_loss_by_their_class_weight():
     images, targets = _batch()
     weights = [2.0, 1.0, 4.0]
-    arguments = dict(classification_loss=WeightedSigmoidClassificationLoss(), class_weights=weights, **tiny())
+    arguments = dict(classification_loss=WeightedSigmoidClassificationLoss(), class_weights=weights, **tiny_ssd_arguments())
     plain = SSD(num_classes=3, **arguments)
     weighted = SSD(num_classes=3, weight_localization=True, **arguments)
     weighted.set_weights(plain.get_weights())
@@ -136,14 +132,14 @@ def test_weight_localization_multiplies_the_positives_box_loss_by_their_class_we
 def test_images_without_boxes_give_a_finite_loss_that_trains_negatives():
     images, _ = _batch()
     empty = {"boxes": np.zeros((2, 3, 4), "float32"), "classes": -np.ones((2, 3), "int32")}
-    model = SSD(num_classes=3, classification_loss=WeightedSigmoidClassificationLoss(), **tiny())
+    model = tiny_ssd(classification_loss=WeightedSigmoidClassificationLoss())
     loss = model.compute_loss(images, empty, model(images))
     assert np.isfinite(float(loss)) and float(loss) > 0
 
 
 def test_fit_reports_the_loss_parts():
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     model.compile(optimizer="adam")
     history = model.fit(images, targets, epochs=1, verbose=0)
     assert {"loss", "classification_loss", "localization_loss"} <= set(history.history)
@@ -161,7 +157,7 @@ def test_fit_and_train_on_batch_trace_the_train_step_once():
     images, targets = _batch()
     traces = []
     for run in ("fit", "train_on_batch"):
-        model = SSD(num_classes=3, **tiny())
+        model = tiny_ssd()
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         train_step = model.train_step
         model.train_step = lambda data, step=train_step: traces.append(run) or step(data)
@@ -178,7 +174,7 @@ def test_fit_and_train_on_batch_trace_the_train_step_once():
 def test_xla_is_not_the_default_on_cpu_but_works():
     # jit_compile=True made a MobileNetV2-SSD step 6x slower on a 2-core CPU: keep Keras' "auto".
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     model.compile(optimizer="adam")
     assert model.jit_compile is False
     model.compile(optimizer="adam", jit_compile=True)
@@ -189,7 +185,7 @@ def test_xla_is_not_the_default_on_cpu_but_works():
 def test_mixed_precision_predicts_and_trains():
     keras.config.set_dtype_policy("mixed_float16")
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     outputs = model(images)
     assert outputs["classes"].dtype == "float32"
     model.compile(optimizer="adam")
@@ -209,7 +205,7 @@ def test_config_has_every_argument_and_round_trips():
         localization_weight=1.5,
         min_scale=0.15,
         confidence_threshold=0.2,
-        **tiny(),
+        **tiny_ssd_arguments(),
     )
     config = model.get_config()
     arguments = set(inspect.signature(SSD.__init__).parameters) - {"self", "kwargs"}
@@ -223,7 +219,7 @@ def test_config_has_every_argument_and_round_trips():
 
 def test_keras_save_and_load_give_identical_predictions(tmp_path):
     images, targets = _batch()
-    model = SSD(num_classes=3, class_weights=[1.0, 2.0, 4.0], **tiny())
+    model = tiny_ssd(class_weights=[1.0, 2.0, 4.0])
     model.compile(optimizer="adam")
     model.fit(images, targets, epochs=1, verbose=0)
     path = str(tmp_path / "model.keras")
@@ -241,7 +237,7 @@ def test_keras_save_and_load_give_identical_predictions(tmp_path):
 
 def test_softmax_default_predicts_no_background_class():
     images, _ = _batch()
-    model = SSD(num_classes=3, confidence_threshold=0.0, **tiny())
+    model = tiny_ssd(confidence_threshold=0.0)
     assert isinstance(model.classification_loss, HardNegativeMining)
     assert isinstance(model.classification_loss.loss, WeightedSoftmaxClassificationLoss)
     detections = model.predict(images, verbose=0)
@@ -266,25 +262,25 @@ def test_softmax_default_predicts_no_background_class():
 )
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        SSD(num_classes=3, **{**tiny(), **kwargs})
+        SSD(num_classes=3, **{**tiny_ssd_arguments(), **kwargs})
 
 
 def test_losses_outside_the_loss_contract_are_refused():
     with pytest.raises(TypeError, match="`classification_loss` CategoricalCrossentropy is not a keras_ssd classification loss"):
-        SSD(num_classes=3, classification_loss=keras.losses.CategoricalCrossentropy(), **tiny())
+        tiny_ssd(classification_loss=keras.losses.CategoricalCrossentropy())
     with pytest.raises(TypeError, match="localization_loss must be a keras_ssd.losses.LocalizationLoss"):
-        SSD(num_classes=3, localization_loss=keras.losses.Huber(), **tiny())
+        tiny_ssd(localization_loss=keras.losses.Huber())
 
 
 def test_bad_num_classes():
     with pytest.raises(ValueError, match="`num_classes` must be an integer >= 1"):
-        SSD(num_classes=0, **tiny())
+        tiny_ssd(0)
 
 
 def test_labels_outside_num_classes_are_rejected():
     images, targets = _batch()
     targets["classes"][0, 0] = 3
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     with pytest.raises(tf.errors.InvalidArgumentError, match="class id >= num_classes"):
         model.compute_loss(images, targets, model(images))
 
@@ -296,7 +292,7 @@ def test_labels_outside_num_classes_are_rejected():
 def test_bad_boxes_stop_training(box, message):
     images, targets = _batch()
     targets["boxes"][1, 0] = box
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         model.compute_loss(images, targets, model(images))
 
@@ -312,7 +308,7 @@ def test_bad_boxes_stop_training(box, message):
 def test_fit_on_arrays_rejects_bad_targets_with_value_error(change, message):
     images, targets = _batch()
     change(targets)
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match=message):
         model.fit(images, targets, epochs=1, verbose=0)
@@ -321,13 +317,13 @@ def test_fit_on_arrays_rejects_bad_targets_with_value_error(change, message):
 def test_padding_rows_may_hold_anything():
     images, targets = _batch()
     targets["boxes"][1, 2] = [5.0, 5.0, -1.0, -1.0]  # class -1: padding
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     assert np.isfinite(float(model.compute_loss(images, targets, model(images))))
 
 
 def test_targets_must_be_a_dict():
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     with pytest.raises(ValueError, match="targets as a dict"):
         model.compute_loss(images, targets["boxes"], model(images))
 
@@ -336,7 +332,7 @@ def test_keras_fit_class_weight_is_refused_so_weights_live_in_the_constructor():
     # Keras' fit(class_weight=...) only serves single-output models; SSD's targets are a
     # dict of boxes and classes, which is why class weights are an SSD argument.
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match="class_weight"):
         model.fit(images, targets, class_weight={0: 1.0, 1: 2.0, 2: 3.0}, epochs=1, verbose=0)
@@ -348,7 +344,7 @@ def test_per_image_normalization_divides_each_image_by_its_own_positives():
         num_classes=3,
         classification_loss=WeightedSigmoidClassificationLoss(),
         loss_normalization="per_image",
-        **tiny(),
+        **tiny_ssd_arguments(),
     )
     outputs = model(images)
     loss = float(model.compute_loss(images, targets, outputs))

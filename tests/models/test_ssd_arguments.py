@@ -13,11 +13,8 @@ from keras_ssd.losses import (
 )
 from keras_ssd.models.ssd import SSD
 from keras_ssd.models.ssd_arguments import check_int, resolve_loss
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd, tiny_ssd_arguments
 
-
-def tiny(**overrides):
-    return {"backbone": tiny_backbone(), "image_size": 64, "extra_filters": [16], **overrides}
 
 
 @pytest.mark.parametrize(
@@ -49,13 +46,13 @@ def test_localization_loss_short_names(name, expected, mode):
 
 
 def test_ssd_with_short_names_builds_the_matching_head_and_round_trips():
-    model = SSD(num_classes=3, classification_loss="focal", localization_loss="giou", **tiny())
+    model = tiny_ssd(classification_loss="focal", localization_loss="giou")
     # A sigmoid loss has no background logit: 3 logits per anchor.
     assert model(np.zeros((1, 64, 64, 3), "float32"))["classes"].shape[-1] == 3
     config = model.get_config()
     assert config["classification_loss"]["class_name"] == "SigmoidFocalClassificationLoss"
     assert config["localization_loss"]["config"]["mode"] == "giou"
-    softmax = SSD(num_classes=3, classification_loss="softmax", **tiny())
+    softmax = tiny_ssd(classification_loss="softmax")
     assert softmax(np.zeros((1, 64, 64, 3), "float32"))["classes"].shape[-1] == 4
 
 
@@ -83,7 +80,7 @@ def test_ssd_with_short_names_builds_the_matching_head_and_round_trips():
     ],
 )
 def test_bad_argument_names_the_argument(overrides, error, argument):
-    arguments = {"num_classes": 2, **tiny(), **overrides}
+    arguments = {"num_classes": 2, **tiny_ssd_arguments(), **overrides}
     with pytest.raises(error, match=argument):
         SSD(**arguments)
 
@@ -91,16 +88,16 @@ def test_bad_argument_names_the_argument(overrides, error, argument):
 def test_class_weights_all_zero_on_the_loss_are_refused():
     loss = WeightedSigmoidClassificationLoss(class_weights=[0.0, 0.0])
     with pytest.raises(ValueError, match="classification_loss.class_weights"):
-        SSD(num_classes=2, classification_loss=loss, **tiny())
+        tiny_ssd(2, classification_loss=loss)
 
 
 def test_balanced_message_points_to_compute_class_weights():
     with pytest.raises(ValueError, match=r"class_weights.*compute_class_weights\(dataset, method='balanced'"):
-        SSD(num_classes=2, class_weights="balanced", **tiny())
+        tiny_ssd(2, class_weights="balanced")
 
 
 def test_any_integral_num_classes_is_accepted():
-    model = SSD(num_classes=np.int64(2), class_weights=[1.0, 0.0], **tiny())
+    model = SSD(num_classes=np.int64(2), class_weights=[1.0, 0.0], **tiny_ssd_arguments())
     assert type(model.num_classes) is int and model.num_classes == 2
     assert model(np.zeros((1, 64, 64, 3), "float32"))["classes"].shape[-1] == 3
     assert check_int(np.uint8(7), "image_size") == 7

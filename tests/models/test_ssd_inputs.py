@@ -8,12 +8,9 @@ import pytest
 
 from keras_ssd.losses import WeightedSigmoidClassificationLoss
 from keras_ssd.models.ssd import SSD
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd, tiny_ssd_arguments
 from tests.models.test_ssd import _batch
 
-
-def tiny(**overrides):
-    return {"backbone": tiny_backbone(), "image_size": 64, "extra_filters": [16], **overrides}
 
 
 def _ssd_warnings(caught):
@@ -22,7 +19,7 @@ def _ssd_warnings(caught):
 
 def test_unit_range_images_warn_once_in_xla_fit_and_in_predict():
     images, targets = _batch(num_images=4)
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     model.compile(optimizer="sgd", jit_compile=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -45,7 +42,7 @@ def test_unit_range_images_warn_once_in_xla_fit_and_in_predict():
 
 def test_sample_weight_weighs_each_image_linearly():
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     outputs = model(images)
 
     def loss(sample_weight):
@@ -71,7 +68,7 @@ def test_sample_weight_through_fit_changes_the_update():
     losses = []
     for sample_weight in (None, np.array([0.0, 0.0], "float32")):
         keras.utils.set_random_seed(0)
-        model = SSD(num_classes=3, **tiny())
+        model = tiny_ssd()
         model.compile(optimizer="sgd")
         history = model.fit(images, targets, sample_weight=sample_weight, batch_size=2,
                             epochs=1, verbose=0)
@@ -81,7 +78,7 @@ def test_sample_weight_through_fit_changes_the_update():
 
 def test_per_box_sample_weight_is_refused_naming_the_argument():
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     with pytest.raises(ValueError, match=r"`sample_weight` must be one weight per image.*targets\['weights'\]"):
         model.compute_loss(images, targets, model(images), sample_weight=np.ones((2, 3, 1), "float32"))
 
@@ -90,13 +87,13 @@ def test_weight_localization_takes_class_weights_set_on_the_loss():
     images, targets = _batch()
     weights = [1.0, 1.0, 4.0]
     on_model = SSD(num_classes=3, class_weights=weights, weight_localization=True,
-                   classification_loss=WeightedSigmoidClassificationLoss(), **tiny())
+                   classification_loss=WeightedSigmoidClassificationLoss(), **tiny_ssd_arguments())
     on_loss = SSD(num_classes=3, weight_localization=True,
                   classification_loss=WeightedSigmoidClassificationLoss(class_weights=weights),
-                  **tiny())
+                  **tiny_ssd_arguments())
     unweighted = SSD(num_classes=3, weight_localization=False,
                      classification_loss=WeightedSigmoidClassificationLoss(class_weights=weights),
-                     **tiny())
+                     **tiny_ssd_arguments())
     on_loss.set_weights(on_model.get_weights())
     unweighted.set_weights(on_model.get_weights())
     outputs = on_model(images)
@@ -129,7 +126,7 @@ def test_fit_on_the_pipeline_warns_once_about_dropped_boxes():
         lambda e: {"image": e["image"], "objects": dict(e["objects"])}
     )
     train = to_detection_inputs(dataset, 64, max_boxes=2, batch_size=2)
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     model.compile(optimizer="sgd", jit_compile=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -8,19 +8,11 @@ import tensorflow as tf
 from keras_ssd.losses import IoULocalizationLoss
 from keras_ssd.models.ssd import SSD
 
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd
 
 
 def _iou_ssd(**overrides):
-    arguments = {
-        "num_classes": 3,
-        "backbone": tiny_backbone(),
-        "image_size": 64,
-        "extra_filters": [16],
-        "localization_loss": IoULocalizationLoss(),
-        **overrides,
-    }
-    return SSD(**arguments)
+    return tiny_ssd(**{"localization_loss": IoULocalizationLoss(), **overrides})
 
 
 def _batch():
@@ -178,7 +170,7 @@ def test_default_loss_with_unit_weights_is_torchvision_ssd_compute_loss():
     `cls = (CE of positives + CE of the 3·P_i hardest negatives of each image) / N`,
     `N = max(1, number of positive anchors in the batch)`.
     """
-    model = SSD(num_classes=3, backbone=tiny_backbone(), image_size=64, extra_filters=[16])
+    model = tiny_ssd()
     images, targets = _batch()
     targets = {"boxes": targets["boxes"], "classes": targets["classes"]}
     outputs = model(images)

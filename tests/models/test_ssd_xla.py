@@ -13,11 +13,12 @@ import tensorflow as tf
 from keras_ssd.metrics import DetectionMetrics
 from keras_ssd.models.ssd import SSD
 
-from tests.models.test_ssd import _batch, tiny
+from tests.conftest import tiny_ssd
+from tests.models.test_ssd import _batch
 
 
 def _jit_model(**overrides):
-    model = SSD(num_classes=3, **tiny(**overrides))
+    model = tiny_ssd(**overrides)
     model.compile(optimizer=keras.optimizers.SGD(1e-3), jit_compile=True)
     assert model.jit_compile is True
     return model
@@ -50,7 +51,7 @@ def test_keras_auto_jit_with_a_gpu_visible_predicts(monkeypatch):
     # What "auto" resolves to on a one-GPU machine, without the GPU.
     monkeypatch.setattr(SSD, "_resolve_auto_jit_compile", lambda self: True)
     images, _ = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     model.compile(optimizer="adam")
     assert model.jit_compile is True
     detections = model.predict(images, verbose=0)
@@ -104,7 +105,7 @@ def test_bad_targets_stop_evaluate_and_train_on_batch_under_xla():
 
 def test_compute_loss_under_xla_is_nan_for_bad_targets_and_finite_otherwise():
     images, targets = _batch()
-    model = SSD(num_classes=3, **tiny())
+    model = tiny_ssd()
     compiled = tf.function(
         lambda x, y: model.compute_loss(x, y, model(x)), jit_compile=True
     )

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from keras_ssd.anchors.anchor_generator import AnchorGenerator
-from keras_ssd.models.ssd import SSD
 from keras_ssd.visualization import plot_anchors
-from tests.conftest import tiny_backbone
+from tests.conftest import tiny_ssd
 
 
 def test_centre_cell_anchors_in_pixels(tmp_path):
@@ -22,7 +21,7 @@ def test_centre_cell_anchors_in_pixels(tmp_path):
 
 
 def test_all_cells_of_a_model_map():
-    model = SSD(num_classes=2, backbone=tiny_backbone(), image_size=64, extra_filters=[16])
+    model = tiny_ssd(2)
     level = len(model.anchor_generator.feature_map_sizes) - 2  # the 2x2 map
     figure = plot_anchors(model, level=level, locations="all")
     per_cell = model.anchor_generator.num_anchors_per_location()[level]
