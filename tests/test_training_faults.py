@@ -1,7 +1,7 @@
 """`keras-ssd train` killed with SIGKILL, then started again with the same command.
 
-Each run is the real command line in a fresh process (tests/training_faults_launcher.py, with the
-four-convolution test backbone). The launcher stops at a fault point and creates a marker file;
+Each run is the real command line in a fresh process (tests/training_faults_launcher.py), with
+the four-convolution test backbone saved as a `.keras` file (`--backbone`). The launcher stops at a fault point and creates a marker file;
 the test waits for the marker (polling, no fixed sleep), kills the process and starts the command
 again.
 """
@@ -16,22 +16,28 @@ import time
 import keras
 
 import keras_ssd  # noqa: F401  (registers the classes that load_model revives)
+from keras_ssd.training import _backbone_network
+from tests.conftest import tiny_backbone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 20 training images in batches of 5: 4 optimizer steps per epoch, all of one shape
 # (a last batch of another size would cost each process a second trace of the step).
 STEPS_PER_EPOCH = 4
 EPOCHS = 2
+IMAGE_SIZE = 64
 # Generous: the processes trace a train step, and CI machines are shared.
 TIMEOUT_SECONDS = 600
 
 
 def _command(tmp_path, *fault):
+    backbone = tmp_path / "tiny_backbone.keras"
+    if not backbone.exists():
+        tiny_backbone(IMAGE_SIZE).save(backbone)
     return [
         sys.executable, "-m", "tests.training_faults_launcher", *fault, "--",
         "train", "--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"),
-        "--output-dir", str(tmp_path / "run"), "--epochs", str(EPOCHS), "--image-size", "64",
-        "--width", "0.35", "--batch-size", "5",
+        "--output-dir", str(tmp_path / "run"), "--epochs", str(EPOCHS), "--image-size", str(IMAGE_SIZE),
+        "--backbone", str(backbone), "--batch-size", "5",
     ]
 
 
@@ -124,5 +130,7 @@ def test_killed_mid_epoch_then_while_writing_a_checkpoint_resumes_each_time(tmp_
     assert rows[0] == history_before_kills[0]  # epoch 1 was not trained again
     assert _backup_files(tmp_path) == ["epoch-2.keras", "state.json"]
     assert not [name for name in os.listdir(tmp_path / "run") if name.startswith(".")]
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
     # A counter restarted at 0 would read 4: the learning-rate schedule would start again.
-    assert _optimizer_step(tmp_path / "run" / "model.keras") == EPOCHS * STEPS_PER_EPOCH
+    assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+    assert _backbone_network(model).name == "tiny_backbone"  # the --backbone file, not MobileNetV2

@@ -1,9 +1,8 @@
 """`keras-ssd train` with a fault point, for tests/test_training_faults.py.
 
 Run as `python -m tests.training_faults_launcher [--pause-in-epoch N | --pause-before-commit NAME]
---marker FILE -- <keras-ssd arguments>`. It runs the real command line (`keras_ssd.cli.main`) with
-two changes: the four-convolution test backbone instead of MobileNetV2 (so a run takes seconds),
-and, at the fault point, it creates `FILE` and sleeps until the test kills it:
+--marker FILE -- <keras-ssd arguments>`. It runs the real command line (`keras_ssd.cli.main`)
+with one change: at the fault point, it creates `FILE` and sleeps until the test kills it:
 
 - `--pause-in-epoch N`: after the first batch of epoch N (counted from 1);
 - `--pause-before-commit NAME`: inside `atomic_files.write_atomically`, once the temporary file of
@@ -38,9 +37,7 @@ def main(argv):
     import keras
 
     from keras_ssd import atomic_files, cli, training
-    from tests.conftest import tiny_backbone
 
-    image_size = int(command[command.index("--image-size") + 1])
     callbacks = []
     if args.pause_in_epoch is not None:
 
@@ -62,9 +59,7 @@ def main(argv):
             commit(temporary, path)
 
         atomic_files._commit = pausing_commit
-    training.train_detector = functools.partial(
-        training.train_detector, backbone=tiny_backbone(image_size), callbacks=callbacks
-    )
+    training.train_detector = functools.partial(training.train_detector, callbacks=callbacks)
     return cli.main(command)
 
 
