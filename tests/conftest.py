@@ -1,4 +1,4 @@
-"""Shared fixtures: quiet TensorFlow, deterministic seeds."""
+"""Shared fixtures: quiet TensorFlow, deterministic seeds; long tests scheduled first."""
 
 import os
 
@@ -7,6 +7,33 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "long_running(seconds): takes about that long on a 2-core CI machine (processes, "
+        "notebooks, whole presets); it is scheduled first, longest first, and never skipped.",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Puts the `long_running` tests first, longest first; the rest keep their order.
+
+    pytest-xdist hands tests out in collection order. The longest tests (the command
+    line in fresh processes, under `tests/test_*.py`) were collected last, and one
+    worker ran the last of them alone after the other had finished.
+    """
+
+    def estimated_seconds(item):
+        marker = item.get_closest_marker("long_running")
+        if marker is None:
+            return 0
+        if "seconds" not in marker.kwargs:
+            raise pytest.UsageError(f"{item.nodeid}: write @pytest.mark.long_running(seconds=N).")
+        return marker.kwargs["seconds"]
+
+    items.sort(key=estimated_seconds, reverse=True)
 
 
 @pytest.fixture(autouse=True)

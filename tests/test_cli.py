@@ -80,6 +80,7 @@ def test_train_help_shows_an_option_default_that_had_no_help_text():
     assert "a finished run's continues it. (default: 10)" in help_text  # after its help text
 
 
+@pytest.mark.long_running(seconds=15)
 def test_a_saved_model_loads_after_import_keras_then_import_keras_ssd(tmp_path):
     path = tmp_path / "model.keras"
     _python(

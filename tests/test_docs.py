@@ -31,6 +31,7 @@ def test_block_extraction():
     assert all("```" not in source for _, source in blocks)
 
 
+@pytest.mark.long_running(seconds=20)
 @pytest.mark.parametrize("path", PAGES, ids=[path.name for path in PAGES])
 def test_python_blocks_run(path):
     namespace = {"__name__": f"docs_{path.stem}"}

@@ -59,6 +59,7 @@ def _outputs(notebook, output_type):
     ]
 
 
+@pytest.mark.long_running(seconds=45)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path, data_dir, tmp_path, monkeypatch):
     # The kernel is a child process: it inherits these.

@@ -100,6 +100,7 @@ def _history(output_dir):
         return list(csv.DictReader(file))
 
 
+@pytest.mark.long_running(seconds=30)
 @pytest.mark.parametrize("source", ["voc", "coco", "tfrecord"])
 def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, monkeypatch, backbone_file, source):
     extra = []

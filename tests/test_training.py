@@ -33,6 +33,7 @@ class _RecordEpochs(keras.callbacks.Callback):
         self.epochs.append(epoch)
 
 
+@pytest.mark.long_running(seconds=25)
 def test_a_crashed_run_resumes_from_its_last_completed_epoch(tmp_path):
     output_dir = str(tmp_path / "run")
     data_dir = str(tmp_path / "data")
@@ -56,6 +57,7 @@ def test_a_crashed_run_resumes_from_its_last_completed_epoch(tmp_path):
     assert loaded.class_weights is not None and len(loaded.class_weights) == 5
 
 
+@pytest.mark.long_running(seconds=50)
 def test_command_line_trains_saves_and_prints_per_class_ap(tmp_path):
     command = [
         sys.executable, "-m", "keras_ssd", "train",

@@ -34,6 +34,7 @@ def test_the_command_line_knows_every_preset():
     assert cli.ARCHITECTURES == tuple(SSD.presets())
 
 
+@pytest.mark.long_running(seconds=60)
 def test_train_builds_the_chosen_architecture(tmp_path):
     output_dir = str(tmp_path / "run")
     status = cli.main([
@@ -51,6 +52,7 @@ def test_train_builds_the_chosen_architecture(tmp_path):
     assert np.isfinite(float(_history(output_dir)[0]["loss"]))
 
 
+@pytest.mark.long_running(seconds=50)
 def test_mixed_bfloat16_xla_and_mirrored_strategy_train_together(tmp_path, restore_dtype_policy):
     examples, names = load_synthetic_shapes("train", str(tmp_path / "data"), "tiny")
     # A backbone file is loaded inside the strategy's scope, as its variables must be.

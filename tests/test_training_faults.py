@@ -14,6 +14,7 @@ import sys
 import time
 
 import keras
+import pytest
 
 import keras_ssd  # noqa: F401  (registers the classes that load_model revives)
 from keras_ssd.training import _backbone_network
@@ -99,6 +100,7 @@ def _optimizer_step(path):
     return int(keras.models.load_model(path).optimizer.iterations.numpy())
 
 
+@pytest.mark.long_running(seconds=90)
 def test_killed_mid_epoch_then_while_writing_a_checkpoint_resumes_each_time(tmp_path):
     # Three runs of the same command (one process start less than two separate cases).
     # 1. Killed in the middle of epoch 2: epoch 1 is committed, nothing of epoch 2 is.

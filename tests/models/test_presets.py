@@ -117,6 +117,7 @@ def test_native_size_anchors_maps_and_parameters(name):
         assert model.anchor_generator.num_anchors_per_location() == [4, 6, 6, 6, 4, 4]
 
 
+@pytest.mark.long_running(seconds=45)
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_small_size_maps_anchors_outputs_and_falling_loss(name):
     keras.utils.set_random_seed(0)
@@ -135,6 +136,7 @@ def test_small_size_maps_anchors_outputs_and_falling_loss(name):
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.long_running(seconds=25)
 @pytest.mark.parametrize(
     "head, box_shapes",
     [
@@ -167,6 +169,7 @@ MIXED_CASES = [(name, "mixed_float16") for name in sorted(SMALL)] + [
 ]
 
 
+@pytest.mark.long_running(seconds=40)
 @pytest.mark.parametrize("name, policy", MIXED_CASES)
 def test_mixed_precision_trains_with_float32_outputs(name, policy):
     # One step per preset and policy (each costs a trace on the CPU): finite, float32

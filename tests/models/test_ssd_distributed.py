@@ -56,6 +56,7 @@ def _assert_same_step(single_output, distributed_output, replicas, keys=LOGGED_L
         np.testing.assert_allclose(distributed["history"][key], single["history"][key], rtol=1e-4)
 
 
+@pytest.mark.long_running(seconds=25)
 @pytest.mark.parametrize("normalization", ["num_positives", "per_image"])
 def test_mirrored_strategy_steps_equal_single_device_steps(tmp_path, normalization):
     # per_image runs 7 images in batches of 4: the last batch of 3 splits 2 + 1.
@@ -80,6 +81,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.long_running(seconds=30)
 def test_two_worker_processes_equal_one_process_on_the_global_batch(tmp_path):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = [_start("single", tmp_path / "single", "num_positives")]

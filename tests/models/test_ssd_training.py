@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from keras_ssd.data.synthetic_shapes import render_batch
 from keras_ssd.metrics.coco_evaluation import unbatch_detections
@@ -16,6 +17,7 @@ def _found(ground_truth_box, ground_truth_class, detections, min_confidence=0.3)
     return bool((np.asarray(iou) >= 0.5).any())
 
 
+@pytest.mark.long_running(seconds=35)
 def test_mobilenet_ssd_overfits_embedded_images_and_detects_them():
     # Inference mode uses the BatchNorm moving statistics: with keras.applications'
     # momentum 0.999 this model would detect nothing after this short training.

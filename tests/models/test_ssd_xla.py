@@ -28,6 +28,7 @@ def _dataset(images, targets, batch_size=2):
     return tf.data.Dataset.from_tensor_slices((images, targets)).batch(batch_size)
 
 
+@pytest.mark.long_running(seconds=20)
 def test_fit_evaluate_predict_and_detection_metrics_under_xla():
     images, targets = _batch()
     model = _jit_model()
