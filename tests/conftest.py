@@ -7,6 +7,24 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import given, settings, strategies  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hypothesis_started():
+    """Runs a trivial hypothesis test before any other test of the worker.
+
+    Hypothesis' first test in a thread registers its PRNG, and that runs `gc.collect()`.
+    Late in a worker, over the heap that hundreds of TensorFlow tests leave, that one
+    collection took 35-67 s (profiled in tests/properties); at start-up it is instant.
+    """
+
+    @settings(database=None, max_examples=1)
+    @given(strategies.none())
+    def trivial(_):
+        pass
+
+    trivial()
 
 
 def pytest_configure(config):

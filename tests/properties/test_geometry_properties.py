@@ -5,6 +5,8 @@ IoU is symmetric and in [0, 1], matching gives every box an anchor, NMS output i
 and suppressed, augmentation keeps boxes valid and aligned, losses stay finite.
 """
 
+import gc
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -182,3 +184,18 @@ def test_localization_losses_finite_for_huge_outputs(name, dtype, seed):
     gradient = tape.gradient(value, prediction)
     assert np.isfinite(float(value))
     assert np.isfinite(np.asarray(tf.cast(gradient, tf.float32))).all()
+
+
+def test_a_hypothesis_test_runs_no_full_garbage_collection(monkeypatch):
+    # tests/conftest.py starts hypothesis first in each worker: registering its PRNG runs
+    # gc.collect(), which took 35-67 s late in a worker.
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *arguments: collections.append(arguments) or 0)
+
+    @FAST
+    @given(st.none())
+    def trivial(_):
+        pass
+
+    trivial()
+    assert collections == []
