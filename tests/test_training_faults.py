@@ -1,9 +1,9 @@
 """`keras-ssd train` killed with SIGKILL, then started again with the same command.
 
 Each run is the real command line in a fresh process (tests/training_faults_launcher.py), with
-the four-convolution test backbone saved as a `.keras` file (`--backbone`). The launcher stops at a fault point and creates a marker file;
-the test waits for the marker (polling, no fixed sleep), kills the process and starts the command
-again.
+the four-convolution test backbone saved as a `.keras` file (`--backbone`). The launcher stops at
+a fault point and creates a marker file; the test waits for the marker (polling, no fixed sleep),
+kills the process and starts the command again.
 """
 
 import csv
