@@ -64,9 +64,10 @@ def time_steps(step, images, targets, repeats):
 def time_parts(model, images, targets, bare_ms, rounds):
     """Prints the median ms of target assignment and of the losses' forward + backward.
 
-    The losses are timed twice: as `SSD` runs them (with anchorwise losses, the
-    targets, per-anchor losses and their gradients in one XLA call) and with
-    nothing XLA-compiled (graph ops only, differentiated by the tape).
+    The losses are timed twice: as `SSD` runs them (the targets in the
+    assignment's XLA call; with anchorwise losses, the per-anchor losses and
+    their gradients in a second) and with nothing XLA-compiled (graph ops
+    only, differentiated by the tape).
     """
     outputs = {key: tf.constant(value) for key, value in model(images, training=True).items()}
     classes = tf.cast(targets["classes"], tf.int32)

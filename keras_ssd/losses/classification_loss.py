@@ -32,8 +32,9 @@ class ClassificationLoss(keras.losses.Loss):
         anchorwise: bool. Whether the loss of each anchor depends only on
             that anchor's target and prediction, and XLA compiles `call`.
             `SSD` then computes the per-anchor losses and their gradients
-            in one XLA call (`keras_ssd.models.compiled_losses`). The built-in per-anchor
-            losses set it; a subclass whose `call` mixes anchors must not.
+            in one XLA call (`keras_ssd.models.compiled_losses`). The
+            built-in per-anchor losses set it; a subclass whose `call` mixes
+            anchors must not.
 
     Subclasses also implement `with_class_weights(class_weights)`, returning a
     new loss with other class weights: `SSD(class_weights=...)` fills them in
