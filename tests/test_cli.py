@@ -1,5 +1,6 @@
 """The `keras-ssd` command line answers at once: no TensorFlow on import, --version, defaults in --help."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ import pytest
 import keras_ssd
 from keras_ssd.cli import COMMANDS
 from keras_ssd.cli import build_parser
+from keras_ssd.cli import main
 
 
 def _python(code):
@@ -99,3 +101,17 @@ def test_a_saved_model_loads_after_import_keras_then_import_keras_ssd(tmp_path):
         """
     )
     assert output.strip().splitlines()[-1] == "SSD 2"
+
+
+@pytest.mark.parametrize("command", ["", *sorted(COMMANDS)])
+def test_every_help_is_the_one_recorded_before_the_command_line_became_a_package(
+    command, monkeypatch, capsys
+):
+    # tests/fixtures/cli_help/ holds `keras-ssd [COMMAND] --help` of keras_ssd 0.1.0 at 100 columns.
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit) as stopped:
+        main([command, "--help"] if command else ["--help"])
+    assert stopped.value.code == 0
+    recorded = os.path.join(os.path.dirname(__file__), "fixtures", "cli_help", f"{command or 'main'}.txt")
+    with open(recorded) as file:
+        assert capsys.readouterr().out == file.read()
