@@ -20,14 +20,14 @@ from keras_ssd.version import __version__  # noqa: E402
 if TYPE_CHECKING:  # for static analysis (type checkers, the API docs); never run
     from keras_ssd import losses
     from keras_ssd.anchors.anchor_generator import AnchorGenerator
-    from keras_ssd.losses.class_weights import compute_class_weights
+    from keras_ssd.data.class_weights import compute_class_weights
     from keras_ssd.models.ssd import SSD
 
 # public name -> (module, attribute); attribute None means the module itself.
 _LAZY = {
     "SSD": ("keras_ssd.models.ssd", "SSD"),
     "AnchorGenerator": ("keras_ssd.anchors.anchor_generator", "AnchorGenerator"),
-    "compute_class_weights": ("keras_ssd.losses.class_weights", "compute_class_weights"),
+    "compute_class_weights": ("keras_ssd.data.class_weights", "compute_class_weights"),
     "losses": ("keras_ssd.losses", None),
 }
 

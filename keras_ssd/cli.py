@@ -12,7 +12,7 @@ ARCHITECTURES = (
     "ssd640_resnet50_fpn",
 )
 
-# losses.class_weights.CLASS_WEIGHT_ALIASES, named here without importing TensorFlow
+# training.class_weight_choice.CLASS_WEIGHT_ALIASES, named here without importing TensorFlow
 # (a test checks that the two agree).
 CLASS_WEIGHT_ALIASES = ("balanced", "effective")
 
@@ -79,8 +79,8 @@ def load_data(args, data=None, split=None, split_default="train", **options):
 
 def check_output(command, path, kind="dir"):
     """A one-line error (and None) if `path` cannot be written; else True."""
-    from keras_ssd.output_paths import check_writable_dir
-    from keras_ssd.output_paths import check_writable_file
+    from keras_ssd.utils.output_paths import check_writable_dir
+    from keras_ssd.utils.output_paths import check_writable_file
 
     try:
         (check_writable_dir if kind == "dir" else check_writable_file)(path)
@@ -260,7 +260,7 @@ def _add_predict_arguments(parser):
 def _run_predict(args):
     if not check_output("predict", args.output_dir):
         return 1
-    from keras_ssd.export.predict import predict_files, read_class_names
+    from keras_ssd.inference.predict import predict_files, read_class_names
 
     try:
         class_names = None if args.class_names is None else read_class_names(args.class_names)
@@ -294,7 +294,7 @@ def _run_export(args):
     is_file = args.format == "tflite" and args.out.lower().endswith(".tflite")
     if not check_output("export", args.out, kind="file" if is_file else "dir"):
         return 1
-    from keras_ssd.export.predict import export_file
+    from keras_ssd.inference.predict import export_file
 
     options = {name: getattr(args, name) for name in ("score_threshold", "iou_threshold", "max_detections")
                if getattr(args, name) is not None}
@@ -323,8 +323,8 @@ def _run_stats(args):
     from keras_ssd.data.class_statistics import class_statistics
     from keras_ssd.data.class_statistics import format_statistics_table
     from keras_ssd.data.class_statistics import plot_class_counts
-    from keras_ssd.losses.class_weights import METHODS
-    from keras_ssd.losses.class_weights import compute_class_weights
+    from keras_ssd.data.class_weights import METHODS
+    from keras_ssd.data.class_weights import compute_class_weights
 
     if not check_output("stats", args.plot, kind="file"):
         return 1
@@ -378,7 +378,7 @@ def _run_evaluate(args):
         return 1
     import json
 
-    from keras_ssd.export.detector import Detector
+    from keras_ssd.inference.detector import Detector
     from keras_ssd.metrics.detector_evaluation import evaluate_detector
 
     try:
@@ -406,7 +406,7 @@ def _run_evaluate(args):
           "rows ground truth, columns detections")
     print(report.confusion.format_table())
     paths = report.save_figures(args.output_dir)
-    from keras_ssd.atomic_files import write_text_atomically
+    from keras_ssd.utils.atomic_files import write_text_atomically
 
     write_text_atomically(
         os.path.join(args.output_dir, "report.json"), json.dumps(report.to_dict(), indent=1)

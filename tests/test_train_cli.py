@@ -13,7 +13,7 @@ from PIL import Image
 from keras_ssd.cli import main
 from keras_ssd.data.synthetic_shapes import render_example
 from keras_ssd.data.label_map import write_label_map
-from keras_ssd.data.tfrecord import write_tfrecord
+from keras_ssd.data.tfrecord_writer import write_tfrecord
 from tests.conftest import tiny_backbone
 
 NAMES = ["circle", "square", "triangle", "cross", "ring"]

@@ -6,7 +6,7 @@ import numbers
 
 import tensorflow as tf
 
-from keras_ssd import xla
+from keras_ssd.utils import xla
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.matching import IGNORED, match_boxes
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssd.atomic_files import save_figure_atomically
+from keras_ssd.utils.atomic_files import save_figure_atomically
 
 # Images counted per step (and per progress-bar update).
 _BATCH_SIZE = 256

@@ -6,8 +6,8 @@ import tensorflow as tf
 from keras_ssd.data.label_map import RecordClasses
 from keras_ssd.data.tfrecord import BOX_KEYS
 from keras_ssd.data.tfrecord import box_key
-from keras_ssd.data.tfrecord import float_feature
-from keras_ssd.data.tfrecord import write_atomically
+from keras_ssd.data.tfrecord_writer import float_feature
+from keras_ssd.data.tfrecord_writer import write_atomically
 
 
 def _values(feature, key, kind):

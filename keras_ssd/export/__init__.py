@@ -2,11 +2,12 @@
 
 `SSD.export(path)` calls `export_model`. Exported models use the TF Object Detection
 API output names and its 1-based class ids (`CLASS_ID_OFFSET`); see
-`keras_ssd.export.saved_model` and `keras_ssd.export.tflite` for the details.
+`keras_ssd.export.saved_model` and `keras_ssd.export.tflite` for the details. The export
+takes any model with the `SSD`'s attributes and imports nothing from `models/` (which calls
+it, as Keras' `Model.export` calls `keras.export`); reading exported models back is
+`keras_ssd.inference`.
 """
 
-from keras_ssd.export.detector import Detector
-from keras_ssd.export.predict import predict_files, read_image
 from keras_ssd.export.saved_model import CLASS_ID_OFFSET, OUTPUT_NAMES, export_saved_model
 from keras_ssd.export.tflite import export_tflite
 
@@ -20,7 +21,8 @@ def export_model(model, filepath, format="saved_model", **options):
     """Exports an SSD with decoding and NMS inside.
 
     Args:
-        model: a `keras_ssd.SSD`.
+        model: a `keras_ssd.SSD` (or a model with its `detect`, `image_size` and
+            thresholds).
         filepath: SavedModel directory, or `.tflite` file.
         format: `"saved_model"` (alias `"tf_saved_model"`) or `"tflite"`.
         **options: `score_threshold`, `iou_threshold`, `max_detections`; for
@@ -49,12 +51,9 @@ def export_model(model, filepath, format="saved_model", **options):
 
 __all__ = [
     "CLASS_ID_OFFSET",
-    "Detector",
     "FORMATS",
     "OUTPUT_NAMES",
     "export_model",
     "export_saved_model",
     "export_tflite",
-    "predict_files",
-    "read_image",
 ]

@@ -16,7 +16,7 @@ import tempfile
 
 import tensorflow as tf
 
-from keras_ssd.atomic_files import write_text_atomically
+from keras_ssd.utils.atomic_files import write_text_atomically
 from keras_ssd.postprocess.detection_decoder import DetectionDecoder
 from keras_ssd.version import __version__
 

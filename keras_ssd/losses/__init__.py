@@ -1,6 +1,7 @@
-"""Classification and localization losses, the two miners, class weights."""
+"""Classification and localization losses, the two miners, the check of class weights.
 
-from keras_ssd.losses.class_weights import compute_class_weights
+Weights computed from box counts: `keras_ssd.compute_class_weights` (data/class_weights.py)."""
+
 from keras_ssd.losses.classification_loss import ClassificationLoss
 from keras_ssd.losses.hard_example_miner import HardExampleMiner
 from keras_ssd.losses.hard_negative_mining import HardNegativeMining
@@ -27,5 +28,4 @@ __all__ = [
     "SmoothL1LocalizationLoss",
     "WeightedSigmoidClassificationLoss",
     "WeightedSoftmaxClassificationLoss",
-    "compute_class_weights",
 ]

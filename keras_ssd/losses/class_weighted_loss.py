@@ -12,7 +12,7 @@ object class `k`, -1 = ignored.
 import keras
 from keras import ops
 
-from keras_ssd.losses.arguments import check_number
+from keras_ssd.utils.arguments import check_number
 from keras_ssd.losses.classification_loss import ClassificationLoss
 from keras_ssd.losses.class_weights import resolve_class_weights
 

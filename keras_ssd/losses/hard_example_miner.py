@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ssd.losses.arguments import check_number
+from keras_ssd.utils.arguments import check_number
 from keras_ssd.losses.class_weighted_loss import class_targets_to_int
 from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.losses.mining import rank

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ssd.losses.arguments import check_number
+from keras_ssd.utils.arguments import check_number
 from keras_ssd.losses.class_weighted_loss import class_targets_to_int
 from keras_ssd.losses.mining import MiningLoss
 from keras_ssd.losses.mining import keep_highest

@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from keras_ssd.losses.classification_loss import ClassificationLoss
-from keras_ssd.xla import compiling_with_xla
+from keras_ssd.utils.xla import compiling_with_xla
 
 
 def rank(order):

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_ssd.losses.arguments import check_number
+from keras_ssd.utils.arguments import check_number
 from keras_ssd.losses.class_weighted_loss import ClassWeightedLoss
 from keras_ssd.losses.weighted_sigmoid_classification_loss import sigmoid_targets
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ssd.losses.arguments import check_number
+from keras_ssd.utils.arguments import check_number
 from keras_ssd.losses.box_inputs import box_pair
 from keras_ssd.losses.localization_loss import LocalizationLoss
 

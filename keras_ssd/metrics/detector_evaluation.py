@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from keras_ssd.atomic_files import save_figure_atomically
+from keras_ssd.utils.atomic_files import save_figure_atomically
 from keras_ssd.metrics.class_matching import match_classes
 from keras_ssd.metrics.class_matching import remap_examples
 from keras_ssd.metrics.class_table import format_class_table
@@ -131,7 +131,7 @@ def load_predictor(model):
 
     Args:
         model: an `SSD` (or anything with `predict_on_batch`, `num_classes` and
-            `class_names`), a `keras_ssd.export.Detector`, or the path of a `.keras` file
+            `class_names`), a `keras_ssd.inference.Detector`, or the path of a `.keras` file
             or an exported SavedModel directory.
 
     Returns:
@@ -142,7 +142,7 @@ def load_predictor(model):
         FileNotFoundError, ValueError: a path that is not a keras_ssd model.
         TypeError: another kind of object.
     """
-    from keras_ssd.export.detector import Detector
+    from keras_ssd.inference.detector import Detector
 
     if isinstance(model, (str, os.PathLike)):
         model = Detector(model)
@@ -171,7 +171,7 @@ def evaluate_detector(
     """Per-class AP and recall, the confusion matrix and optionally VOC AP of a model.
 
     Args:
-        model: an `SSD`, a `keras_ssd.export.Detector`, or the path of a `.keras` file
+        model: an `SSD`, a `keras_ssd.inference.Detector`, or the path of a `.keras` file
             or an exported SavedModel directory (see `load_predictor`).
         examples: unbatched `tf.data.Dataset` of reader examples with images
             (`keras_ssd.data.sources.load_examples`).

@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.losses.localization_loss import per_anchor_localization_loss
 from keras_ssd.losses.mining import MiningLoss
-from keras_ssd.xla import compiling_with_xla
+from keras_ssd.utils.xla import compiling_with_xla
 
 # Hashable: equal models share one compiled function (one XLA compile per shape).
 _LossesSpec = collections.namedtuple("_LossesSpec", ["variances", "classification", "localization"])

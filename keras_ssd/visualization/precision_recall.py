@@ -23,8 +23,6 @@ def plot_precision_recall(report):
     Raises:
         ValueError: the report has no precision-recall curves.
     """
-    from keras_ssd.metrics.coco_evaluation import RECALL_THRESHOLDS
-
     report = getattr(report, "coco", report)
     curves = getattr(report, "precision50", None)
     if curves is None or not hasattr(report, "per_class"):
@@ -32,14 +30,17 @@ def plot_precision_recall(report):
             "plot_precision_recall expects a DetectionReport made by evaluate_detections "
             "(with its precision50 curves) or an EvaluationReport."
         )
+    # COCO samples each curve at evenly spaced recalls (metrics' RECALL_THRESHOLDS); the
+    # curve's length says how many, so drawing needs nothing from metrics/.
+    recalls = np.linspace(0.0, 1.0, np.shape(curves)[-1])
     figure = new_figure(5.5, 4.0)
     ax = figure.add_subplot(1, 1, 1)
     for row, precision in zip(report.per_class, curves):
         if row["num_boxes"] == 0 or np.all(precision < 0):
             continue
-        reached = RECALL_THRESHOLDS <= row["recall50"] + 1e-9
+        reached = recalls <= row["recall50"] + 1e-9
         ax.plot(
-            RECALL_THRESHOLDS[reached], precision[reached],
+            recalls[reached], precision[reached],
             color=class_color(row["class_id"]), label=f"{row['name']} (AP50 {row['AP50']:.3f})",
         )  # fmt: skip
     ax.set_xlim(0.0, 1.0)

@@ -7,7 +7,7 @@ from keras_ssd.anchors.anchor_generator import AnchorGenerator
 from keras_ssd.anchors.box_coder import BoxCoder
 from keras_ssd.anchors.matching import match_boxes
 from keras_ssd.anchors.presets import ANCHOR_PRESETS
-from keras_ssd import xla
+from keras_ssd.utils import xla
 from keras_ssd.anchors.target_assigner import TargetAssigner
 from tests.anchors import reference_matching
 

@@ -21,7 +21,8 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_ssd.data.coco_json import load_coco_json
-from keras_ssd.data.tfrecord import read_tfrecord, write_tfrecord
+from keras_ssd.data.tfrecord import read_tfrecord
+from keras_ssd.data.tfrecord_writer import write_tfrecord
 from keras_ssd.data.voc_xml import load_voc_xml
 
 CASES = 16

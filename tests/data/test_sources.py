@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from keras_ssd.data.sources import load_examples
-from keras_ssd.data.tfrecord import write_tfrecord
+from keras_ssd.data.tfrecord_writer import write_tfrecord
 
 OBJECT_KEYS = {"bbox", "label", "weight", "difficult", "iscrowd"}
 

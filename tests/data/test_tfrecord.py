@@ -8,7 +8,7 @@ from keras_ssd.data.label_map import read_label_map
 from keras_ssd.data.label_map import write_label_map
 from keras_ssd.data.pipeline import to_detection_inputs
 from keras_ssd.data.tfrecord import read_tfrecord
-from keras_ssd.data.tfrecord import write_tfrecord
+from keras_ssd.data.tfrecord_writer import write_tfrecord
 from keras_ssd.data.tfrecord_weights import add_weights_to_tfrecord
 
 CLASS_NAMES = ["cat", "dog", "it's"]

@@ -18,7 +18,8 @@ from keras_ssd.export.saved_model import (
     export_saved_model,
     to_object_detection_outputs,
 )
-from tests.export.conftest import CLASS_NAMES, make_detecting_model, random_images
+from tests.conftest import DETECTING_CLASS_NAMES as CLASS_NAMES
+from tests.conftest import make_detecting_model, random_images
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(keras_ssd.__file__)))
 

@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from keras_ssd.export.tflite import export_tflite, labels_path_for, per_class_non_max_suppression
 from keras_ssd.models.ssd import SSD
-from tests.export.conftest import CLASS_NAMES, make_detecting_model, random_images
+from tests.conftest import DETECTING_CLASS_NAMES as CLASS_NAMES
+from tests.conftest import make_detecting_model, random_images
 
 FLOAT_TOLERANCE = 1e-4
 DYNAMIC_RANGE_TOLERANCE = 0.02

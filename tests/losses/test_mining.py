@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from keras_ssd.losses.mining import keep_highest
-from keras_ssd.xla import compiling_with_xla
+from keras_ssd.utils.xla import compiling_with_xla
 
 
 def reference_keep_highest(scores, num_keep):

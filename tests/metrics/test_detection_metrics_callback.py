@@ -83,8 +83,8 @@ def test_bad_arguments(kwargs, match):
         DetectionMetrics(**arguments)
 
 
-def test_callback_is_importable_from_keras_ssd_callbacks():
-    from keras_ssd import callbacks
+def test_callback_is_importable_from_keras_ssd_training_callbacks():
+    from keras_ssd.training import callbacks
     from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics as Original
 
     assert callbacks.DetectionMetrics is Original

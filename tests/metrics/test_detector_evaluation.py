@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from keras_ssd.metrics import EvaluationReport, evaluate_detector
 from keras_ssd.visualization import plot_confusion_matrix, plot_precision_recall
-from tests.export.conftest import make_detecting_model, random_images
+from tests.conftest import make_detecting_model, random_images
 
 A, B, C, D = [0.0, 0.0, 0.4, 0.4], [0.0, 0.5, 0.4, 0.9], [0.5, 0.0, 0.9, 0.4], [0.5, 0.5, 0.9, 0.9]
 EMPTY = [0.45, 0.45, 0.55, 0.55]

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ssd import atomic_files
-from keras_ssd.atomic_files import (
+from keras_ssd.utils import atomic_files
+from keras_ssd.utils.atomic_files import (
     remove_partial_files,
     save_model_atomically,
     write_atomically,
@@ -54,7 +54,7 @@ def test_a_failing_writer_keeps_the_old_file_and_removes_its_temporary(tmp_path)
 
 
 def test_a_writer_stopped_before_the_rename_leaves_the_old_file(tmp_path, monkeypatch):
-    # What a SIGKILL between write and rename leaves (tests/test_training_faults.py kills for real).
+    # What a SIGKILL between write and rename leaves (tests/training/test_faults.py kills for real).
     path = tmp_path / "state.json"
     path.write_text("old")
 
@@ -101,7 +101,7 @@ def test_save_model_atomically_wants_a_keras_file(tmp_path):
 def test_a_figure_is_saved_as_a_png_with_no_temporary_left(tmp_path):
     from matplotlib.figure import Figure
 
-    from keras_ssd.atomic_files import save_figure_atomically
+    from keras_ssd.utils.atomic_files import save_figure_atomically
 
     path = tmp_path / "per_class_ap.png"
     path.write_bytes(b"old picture")

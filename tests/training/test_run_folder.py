@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from keras_ssd.training import classification_loss
-from keras_ssd.training_run import PerClassAPPrinter
-from keras_ssd.training_run import RunFolder
+from keras_ssd.training.trainer import classification_loss
+from keras_ssd.training.callbacks import PerClassAPPrinter
+from keras_ssd.training.run_folder import RunFolder
 
 
 def _history(folder, rows):

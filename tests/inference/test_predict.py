@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from keras_ssd.cli import main
-from keras_ssd.export.predict import export_file, predict_files, read_class_names, read_image
-from tests.export.conftest import CLASS_NAMES, make_detecting_model, random_images
+from keras_ssd.inference.predict import export_file, predict_files, read_class_names, read_image
+from tests.conftest import DETECTING_CLASS_NAMES as CLASS_NAMES
+from tests.conftest import make_detecting_model, random_images
 
 
 def _save(path, array, mode=None):

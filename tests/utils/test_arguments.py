@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_ssd.losses.arguments import check_number
+from keras_ssd.utils.arguments import check_number
 
 
 def test_returns_python_numbers():

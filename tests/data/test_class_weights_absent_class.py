@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from keras_ssd.losses import compute_class_weights
+from keras_ssd.data.class_weights import compute_class_weights
 
 
 def test_a_class_with_no_box_is_named_in_a_warning():

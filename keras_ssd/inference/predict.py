@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 
-from keras_ssd.atomic_files import save_figure_atomically
-from keras_ssd.atomic_files import write_text_atomically
+from keras_ssd.utils.atomic_files import save_figure_atomically
+from keras_ssd.utils.atomic_files import write_text_atomically
 
 DETECTIONS_FILE = "detections.json"
 
@@ -77,7 +77,7 @@ def predict_files(image_paths, model_path, output_dir, score_threshold=0.5, clas
         FileNotFoundError: a missing image or model.
         ValueError: a file that is not an image, a bad model, a bad threshold.
     """
-    from keras_ssd.export.detector import Detector
+    from keras_ssd.inference.detector import Detector
 
     image_paths = [os.fspath(path) for path in image_paths]
     if not image_paths:
@@ -182,7 +182,7 @@ def export_file(model_path, output, format="saved_model", **options):
         ValueError: not a `.keras` SSD, or a bad format or option.
     """
     from keras_ssd.export import export_model
-    from keras_ssd.export.detector import Detector
+    from keras_ssd.inference.detector import Detector
 
     model_path = os.fspath(model_path)
     if os.path.isdir(model_path):

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssd.export.detector import Detector
-from tests.export.conftest import CLASS_NAMES, make_detecting_model, random_images
+from keras_ssd.inference.detector import Detector
+from tests.conftest import DETECTING_CLASS_NAMES as CLASS_NAMES
+from tests.conftest import make_detecting_model, random_images
 
 
 def test_keras_file_and_saved_model_give_the_same_detections(tmp_path):

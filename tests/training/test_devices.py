@@ -13,7 +13,7 @@ from keras_ssd import cli
 from keras_ssd.data.embedded import load_synthetic_shapes
 from keras_ssd.models.ssd import SSD
 from keras_ssd.training import train_detector
-from keras_ssd.training_devices import make_strategy, set_precision, worker_output_dir
+from keras_ssd.training.devices import make_strategy, set_precision, worker_output_dir
 from tests.conftest import tiny_backbone
 
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ssd.training_checkpoint import TrainingCheckpoint, format_history
+from keras_ssd.training.checkpoint import TrainingCheckpoint, format_history
 
 # 8 samples in batches of 4: 2 optimizer steps per epoch.
 X = np.arange(16, dtype="float32").reshape(8, 2) / 16.0

@@ -1,4 +1,4 @@
-"""The one check of a numeric constructor argument, shared by the losses."""
+"""The one check of a numeric argument, shared by the losses and the class-weight methods."""
 
 import math
 import numbers

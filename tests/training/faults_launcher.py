@@ -1,6 +1,6 @@
-"""`keras-ssd train` with a fault point, for tests/test_training_faults.py.
+"""`keras-ssd train` with a fault point, for tests/training/test_faults.py.
 
-Run as `python -m tests.training_faults_launcher [--pause-in-epoch N | --pause-before-commit NAME]
+Run as `python -m tests.training.faults_launcher [--pause-in-epoch N | --pause-before-commit NAME]
 --marker FILE -- <keras-ssd arguments>`. It runs the real command line (`keras_ssd.cli.main`)
 with one change: at the fault point, it creates `FILE` and sleeps until the test kills it:
 
@@ -36,7 +36,8 @@ def main(argv):
 
     import keras
 
-    from keras_ssd import atomic_files, cli, training
+    from keras_ssd import cli, training
+    from keras_ssd.utils import atomic_files
 
     callbacks = []
     if args.pause_in_epoch is not None:

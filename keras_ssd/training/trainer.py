@@ -2,7 +2,7 @@
 
 `train_detector` is what `keras-ssd train` runs; `train_and_evaluate` is the same on
 the embedded `synthetic_shapes` with its test split scored at the end. The run folder
-(`training_run.py`) is resumed after a crash and never overwritten once finished.
+(`run_folder.py`) is resumed after a crash and never overwritten once finished.
 """
 
 import math
@@ -10,8 +10,8 @@ import os
 
 import keras
 
-from keras_ssd.atomic_files import save_figure_atomically
-from keras_ssd.atomic_files import save_model_atomically
+from keras_ssd.utils.atomic_files import save_figure_atomically
+from keras_ssd.utils.atomic_files import save_model_atomically
 from keras_ssd.augment.ssd_augmentation import SSDAugmentation
 from keras_ssd.data.class_statistics import class_statistics
 from keras_ssd.data.class_statistics import format_statistics_table
@@ -21,18 +21,18 @@ from keras_ssd.losses import HardNegativeMining
 from keras_ssd.losses import SigmoidFocalClassificationLoss
 from keras_ssd.losses import WeightedSigmoidClassificationLoss
 from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
-from keras_ssd.losses.class_weights import class_weights_from_spec
+from keras_ssd.training.class_weight_choice import class_weights_from_spec
 from keras_ssd.models.ssd import SSD
-from keras_ssd.training_checkpoint import TrainingCheckpoint
-from keras_ssd.training_devices import make_strategy
-from keras_ssd.training_devices import set_precision
-from keras_ssd.training_devices import worker_output_dir
-from keras_ssd.training_run import BACKUP
-from keras_ssd.training_run import BEST_MODEL
-from keras_ssd.training_run import HISTORY
-from keras_ssd.training_run import MODEL
-from keras_ssd.training_run import PerClassAPPrinter
-from keras_ssd.training_run import RunFolder
+from keras_ssd.training.callbacks import PerClassAPPrinter
+from keras_ssd.training.checkpoint import TrainingCheckpoint
+from keras_ssd.training.devices import make_strategy
+from keras_ssd.training.devices import set_precision
+from keras_ssd.training.devices import worker_output_dir
+from keras_ssd.training.run_folder import BACKUP
+from keras_ssd.training.run_folder import BEST_MODEL
+from keras_ssd.training.run_folder import HISTORY
+from keras_ssd.training.run_folder import MODEL
+from keras_ssd.training.run_folder import RunFolder
 
 DEFAULT_ARCHITECTURE = "ssd_mobilenet_v2"
 
@@ -221,14 +221,14 @@ def train_detector(
         architecture: str. A name of `SSD.presets()`. Defaults to
             `"ssd_mobilenet_v2"` (with `width_multiplier` and `backbone`).
         mixed_precision: None, `"float16"` or `"bfloat16"`
-            (`training_devices.PRECISIONS`); it sets Keras' global dtype policy.
+            (`devices.PRECISIONS`); it sets Keras' global dtype policy.
         jit_compile: passed to `compile`: `"auto"` (Keras: XLA with one GPU),
             True or False.
         run_eagerly: bool. Passed to `compile`: run the train, test and predict
             steps eagerly. A handful of steps on tiny images (a notebook's quick
             setting, debugging) run faster than traced. Defaults to False.
         distribute: None, `"mirrored"` or `"multi_worker"`
-            (`training_devices.make_strategy`); `batch_size` is then the global
+            (`devices.make_strategy`); `batch_size` is then the global
             batch. Under `"multi_worker"` workers other than the chief write to
             `output_dir/worker_<index>`.
         callbacks: optional extra Keras callbacks for `fit`.

@@ -195,7 +195,7 @@ class Detector:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
             raise ValueError(
                 f"Detector.detect expects a uint8 [height, width, 3] image, got {image.dtype} "
-                f"{image.shape}; `keras_ssd.export.predict.read_image` converts files."
+                f"{image.shape}; `keras_ssd.inference.predict.read_image` converts files."
             )
         if self.kind == "saved_model":
             outputs = self._serve(images=image[np.newaxis])

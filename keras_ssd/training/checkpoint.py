@@ -9,7 +9,7 @@ import re
 import keras
 import numpy as np
 
-from keras_ssd.atomic_files import remove_partial_files, save_model_atomically, write_text_atomically
+from keras_ssd.utils.atomic_files import remove_partial_files, save_model_atomically, write_text_atomically
 
 STATE_FILE = "state.json"
 _CHECKPOINT = re.compile(r"^epoch-(\d+)\.keras$")

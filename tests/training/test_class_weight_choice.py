@@ -2,8 +2,8 @@
 
 import pytest
 
-from keras_ssd.losses.class_weights import compute_class_weights
-from keras_ssd.losses.class_weights import class_weights_from_spec
+from keras_ssd.data.class_weights import compute_class_weights
+from keras_ssd.training.class_weight_choice import class_weights_from_spec
 
 NAMES = ["top", "dress"]
 COUNTS = [5000, 50000]
@@ -43,6 +43,6 @@ def test_bad_specs_name_the_problem():
 
 def test_the_command_line_knows_the_aliases():
     from keras_ssd import cli
-    from keras_ssd.losses.class_weights import CLASS_WEIGHT_ALIASES
+    from keras_ssd.training.class_weight_choice import CLASS_WEIGHT_ALIASES
 
     assert cli.CLASS_WEIGHT_ALIASES == tuple(CLASS_WEIGHT_ALIASES)

@@ -1,6 +1,6 @@
 """`keras-ssd train` killed with SIGKILL, then started again with the same command.
 
-Each run is the real command line in a fresh process (tests/training_faults_launcher.py), with
+Each run is the real command line in a fresh process (tests/training/faults_launcher.py), with
 the four-convolution test backbone saved as a `.keras` file (`--backbone`). The launcher stops at
 a fault point and creates a marker file; the test waits for the marker (polling, no fixed sleep),
 kills the process and starts the command again.
@@ -17,7 +17,7 @@ import keras
 import pytest
 
 import keras_ssd  # noqa: F401  (registers the classes that load_model revives)
-from keras_ssd.training import _backbone_network
+from keras_ssd.training.trainer import _backbone_network
 from tests.conftest import tiny_backbone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,7 +35,7 @@ def _command(tmp_path, *fault):
     if not backbone.exists():
         tiny_backbone(IMAGE_SIZE).save(backbone)
     return [
-        sys.executable, "-m", "tests.training_faults_launcher", *fault, "--",
+        sys.executable, "-m", "tests.training.faults_launcher", *fault, "--",
         "train", "--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"),
         "--output-dir", str(tmp_path / "run"), "--epochs", str(EPOCHS), "--image-size", str(IMAGE_SIZE),
         "--backbone", str(backbone), "--batch-size", "5",
