@@ -42,7 +42,7 @@ def test_bad_specs_name_the_problem():
 
 
 def test_the_command_line_knows_the_aliases():
-    from keras_ssd import cli
+    from keras_ssd.cli import train
     from keras_ssd.training.class_weight_choice import CLASS_WEIGHT_ALIASES
 
-    assert cli.CLASS_WEIGHT_ALIASES == tuple(CLASS_WEIGHT_ALIASES)
+    assert train.CLASS_WEIGHT_ALIASES == tuple(CLASS_WEIGHT_ALIASES)
