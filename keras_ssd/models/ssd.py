@@ -6,55 +6,37 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssd.anchors.anchor_generator import AnchorGenerator
-from keras_ssd.anchors.box_coder import BoxCoder
-from keras_ssd.anchors.target_assigner import TargetAssigner
-from keras_ssd.backbones.feature_extractor import build_feature_extractor
 from keras_ssd.data.validation import assert_valid_targets, count_target_problems
-from keras_ssd.losses import (
-    HardNegativeMining,
-    SmoothL1LocalizationLoss,
-    WeightedSoftmaxClassificationLoss,
-)
 from keras_ssd.losses.class_weighted_loss import anchor_class_weights
 from keras_ssd.losses.class_weights import resolve_class_weights
-from keras_ssd.losses.classification_loss import ClassificationLoss
-from keras_ssd.losses.localization_loss import LocalizationLoss, per_anchor_localization_loss
+from keras_ssd.losses.localization_loss import per_anchor_localization_loss
 from keras_ssd.losses.mining import MiningLoss
-from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
 from keras_ssd.models.loss_normalization import normalize_losses
 from keras_ssd.models.loss_normalization import num_replicas
 from keras_ssd.models.checked_fit import GroundTruthCheckedFit
 from keras_ssd.models.compiled_losses import per_anchor_losses, supports_compiled_losses
 from keras_ssd.models.device_steps import DeviceSafeSteps
-from keras_ssd.models.separable_ssd_head import SeparableSSDHead
 from keras_ssd.models.ssd_arguments import (
-    check_class_weights_argument,
-    per_image_weights,
-    check_int,
     check_not_all_zero,
     check_probability,
-    resolve_loss,
+    check_ssd_arguments,
+    per_image_weights,
+    resolve_losses,
 )
 from keras_ssd.models.input_warnings import InputCounter
-from keras_ssd.models.ssd_head import SSDHead
-from keras_ssd.models.weight_shared_ssd_head import WeightSharedSSDHead
+# default_aspect_ratios stays importable from here (docs/api/model.md names it so).
+from keras_ssd.models.ssd_network import SSDNetwork, default_aspect_ratios  # noqa: F401
 from keras_ssd.models.target_guard import TargetProblemCounter
-from keras_ssd.postprocess.detection_decoder import DetectionDecoder
 
-HEADS = {
-    "convolutional": SSDHead,
-    "separable": SeparableSSDHead,
-    "weight_shared": WeightSharedSSDHead,
-}
-
-
-def default_aspect_ratios(num_feature_maps):
-    """SSD300's pattern: {2} on the first and the last two maps, {2, 3} between."""
-    return [
-        [2.0] if level == 0 or level >= num_feature_maps - 2 else [2.0, 3.0]
-        for level in range(num_feature_maps)
-    ]
+# The `SSD` arguments that `get_config` returns as the attributes of the same
+# name; it adds `backbone`, `backbone_weights`, `head` and the two losses.
+_CONFIG_ATTRIBUTES = (
+    "num_classes", "image_size", "width_multiplier", "batch_norm_momentum", "extra_filters",
+    "aspect_ratios", "min_scale", "max_scale", "anchor_scales", "anchor_steps", "anchor_offset",
+    "anchor_box_shapes", "head_options", "class_weights", "class_names", "localization_weight",
+    "weight_localization", "loss_normalization", "positive_threshold", "negative_threshold",
+    "variances", "confidence_threshold", "iou_threshold", "max_detections",
+)
 
 
 def _deserialize(value):
@@ -81,7 +63,7 @@ class _Untracked:
 
 
 @keras.saving.register_keras_serializable(package="keras_ssd")
-class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
+class SSD(SSDNetwork, GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
     """Single Shot MultiBox Detector with class-weighted losses.
 
     `call` returns the raw head outputs; `compute_loss` assigns anchors to the
@@ -194,38 +176,18 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        num_classes = check_int(num_classes, "num_classes")
-        image_size = check_int(image_size, "image_size", minimum=8)
-        max_detections = check_int(max_detections, "max_detections")
-        check_class_weights_argument(class_weights)
-        if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(
-                f"class_names has {len(class_names)} names but num_classes={num_classes}."
-            )
-        if loss_normalization not in LOSS_NORMALIZATIONS:
-            raise ValueError(
-                f"loss_normalization must be one of {LOSS_NORMALIZATIONS}, got {loss_normalization!r}."
-            )
-        if localization_weight < 0:
-            raise ValueError(f"localization_weight must be >= 0, got {localization_weight}.")
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}.")
-        classification_loss = resolve_loss(_deserialize(classification_loss), "classification_loss")
-        localization_loss = resolve_loss(_deserialize(localization_loss), "localization_loss")
-        for value, base, argument in (
-            (classification_loss, ClassificationLoss, "classification_loss"),
-            (localization_loss, LocalizationLoss, "localization_loss"),
-        ):
-            if value is not None and not isinstance(value, base):
-                raise TypeError(
-                    f"{argument} must be a keras_ssd.losses.{base.__name__} (the contract in "
-                    f"docs/conventions.md, 'The loss contract'), got {type(value).__name__}."
-                )
-        backbone = _deserialize(backbone)
+        num_classes, image_size, max_detections = check_ssd_arguments(
+            num_classes, image_size, max_detections, class_weights=class_weights,
+            class_names=class_names, loss_normalization=loss_normalization,
+            localization_weight=localization_weight, head=head,
+        )
+        classification_loss, localization_loss = resolve_losses(
+            _deserialize(classification_loss), _deserialize(localization_loss)
+        )
 
         self.num_classes = num_classes
-        self.backbone = backbone
-        self.image_size = int(image_size)
+        self.backbone = _deserialize(backbone)
+        self.image_size = image_size
         self.backbone_weights = backbone_weights
         self.width_multiplier = float(width_multiplier)
         self.batch_norm_momentum = float(batch_norm_momentum)
@@ -241,10 +203,8 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         class_weights = resolve_class_weights(class_weights, num_classes, self.class_names)
         self.class_weights = None if class_weights is None else list(class_weights)
         check_not_all_zero(self.class_weights)
-        self.classification_loss = classification_loss or HardNegativeMining(
-            WeightedSoftmaxClassificationLoss()
-        )
-        self.localization_loss = localization_loss or SmoothL1LocalizationLoss()
+        self.classification_loss = classification_loss
+        self.localization_loss = localization_loss
         self.localization_weight = float(localization_weight)
         self.weight_localization = bool(weight_localization)
         self.loss_normalization = loss_normalization
@@ -255,69 +215,19 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         self.iou_threshold = check_probability(iou_threshold, "iou_threshold", low_open=True)
         self.max_detections = max_detections
 
-        self._classification_loss = self._prepare_classification_loss()
-        check_not_all_zero(self._classification_loss.class_weights, "classification_loss.class_weights")
-        self.uses_background_logit = bool(self._classification_loss.uses_background_logit)
-
-        self.feature_extractor = build_feature_extractor(
-            backbone,
-            self.image_size,
-            backbone_weights=backbone_weights,
-            width_multiplier=self.width_multiplier,
-            extra_filters=self.extra_filters,
-            batch_norm_momentum=self.batch_norm_momentum,
-        )
-        feature_shapes = [tuple(output.shape) for output in self.feature_extractor.outputs]
-        if aspect_ratios is None:
-            aspect_ratios = default_aspect_ratios(len(feature_shapes))
-        self.aspect_ratios = [list(ratios) for ratios in aspect_ratios]
-        self.anchor_generator = AnchorGenerator(
-            [list(shape[1:3]) for shape in feature_shapes],
-            aspect_ratios=self.aspect_ratios,
-            scales=self.anchor_scales,
-            min_scale=self.min_scale,
-            max_scale=self.max_scale,
-            steps=self.anchor_steps,
-            image_size=None if anchor_steps is None else self.image_size,
-            offset=self.anchor_offset,
-            box_shapes=anchor_box_shapes,
-        )
-        self.anchor_box_shapes = self.anchor_generator.box_shapes
-        self.anchors = self.anchor_generator()
-        # One box coder: targets are encoded and, for IoU losses, decoded with it.
-        self.box_coder = BoxCoder(self.variances)
-        self.target_assigner = TargetAssigner(
-            self.anchors,
-            self.box_coder,
-            positive_threshold=self.positive_threshold,
-            negative_threshold=negative_threshold,
-        )
-        self.head = HEADS[head](
-            self.anchor_generator.num_anchors_per_location(),
-            num_logits=num_classes + int(self.uses_background_logit),
-            background_logit=self.uses_background_logit,
-            name="ssd_head",
-            **self.head_options,
-        )
-        self.decoder = DetectionDecoder(
-            self.anchor_generator,
-            background_logit=self.uses_background_logit,
-            variances=self.variances,
-            confidence_threshold=self.confidence_threshold,
-            iou_threshold=self.iou_threshold,
-            max_detections=self.max_detections,
-            name="detection_decoder",
-        )
-        self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
-        self.localization_loss_tracker = keras.metrics.Mean(name="localization_loss")
-        self._target_problems = TargetProblemCounter()
-        self._input_counts = InputCounter()
-        # Plain attributes hold what must stay out of Keras/TF tracking (and saving).
-        self._predict_network = _Untracked(function=None)
+        self._prepare_classification_loss()
+        self._build_feature_extractor()
+        self._build_anchors(aspect_ratios, anchor_box_shapes)
+        self._build_head_and_decoder()
+        self._add_trackers()
         self.build((None, self.image_size, self.image_size, 3))
 
     def _prepare_classification_loss(self):
-        """The classification loss with the model's class weights."""
+        """Sets `_classification_loss` and `uses_background_logit` (which sizes the head).
+
+        `_classification_loss` is `classification_loss` with the model's class
+        weights; `classification_loss` itself stays as given, for `get_config`.
+        """
         loss = self.classification_loss
         if self.class_weights is not None:
             if loss.class_weights is not None:
@@ -331,7 +241,18 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
                 f"The classification loss has {len(loss.class_weights)} class weights but "
                 f"num_classes={self.num_classes}."
             )
-        return loss
+        check_not_all_zero(loss.class_weights, "classification_loss.class_weights")
+        self._classification_loss = loss
+        self.uses_background_logit = bool(loss.uses_background_logit)
+
+    def _add_trackers(self):
+        """Sets the loss trackers and the counters of bad targets and dropped boxes."""
+        self.classification_loss_tracker = keras.metrics.Mean(name="classification_loss")
+        self.localization_loss_tracker = keras.metrics.Mean(name="localization_loss")
+        self._target_problems = TargetProblemCounter()
+        self._input_counts = InputCounter()
+        # Plain attributes hold what must stay out of Keras/TF tracking (and saving).
+        self._predict_network = _Untracked(function=None)
 
     def build(self, input_shape):
         feature_shapes = [tuple(output.shape) for output in self.feature_extractor.outputs]
@@ -452,40 +373,17 @@ class SSD(GroundTruthCheckedFit, DeviceSafeSteps, keras.Model):
         backbone = self.backbone
         if isinstance(backbone, keras.Model):
             backbone = keras.saving.serialize_keras_object(backbone)
+        config.update({name: getattr(self, name) for name in _CONFIG_ATTRIBUTES})
         config.update(
             {
-                "num_classes": self.num_classes,
                 "backbone": backbone,
-                "image_size": self.image_size,
                 # The weights travel in the .keras file; reloading must not download.
                 "backbone_weights": None,
-                "width_multiplier": self.width_multiplier,
-                "batch_norm_momentum": self.batch_norm_momentum,
-                "extra_filters": self.extra_filters,
-                "aspect_ratios": self.aspect_ratios,
-                "min_scale": self.min_scale,
-                "max_scale": self.max_scale,
-                "anchor_scales": self.anchor_scales,
-                "anchor_steps": self.anchor_steps,
-                "anchor_offset": self.anchor_offset,
-                "anchor_box_shapes": self.anchor_box_shapes,
                 "head": self.head_name,
-                "head_options": self.head_options,
-                "class_weights": self.class_weights,
-                "class_names": self.class_names,
                 "classification_loss": keras.saving.serialize_keras_object(
                     self.classification_loss
                 ),
                 "localization_loss": keras.saving.serialize_keras_object(self.localization_loss),
-                "localization_weight": self.localization_weight,
-                "weight_localization": self.weight_localization,
-                "loss_normalization": self.loss_normalization,
-                "positive_threshold": self.positive_threshold,
-                "negative_threshold": self.negative_threshold,
-                "variances": self.variances,
-                "confidence_threshold": self.confidence_threshold,
-                "iou_threshold": self.iou_threshold,
-                "max_detections": self.max_detections,
             }
         )
         return config

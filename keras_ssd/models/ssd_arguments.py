@@ -17,6 +17,10 @@ from keras_ssd.losses import (
     WeightedSigmoidClassificationLoss,
     WeightedSoftmaxClassificationLoss,
 )
+from keras_ssd.losses.classification_loss import ClassificationLoss
+from keras_ssd.losses.localization_loss import LocalizationLoss
+from keras_ssd.models.loss_normalization import LOSS_NORMALIZATIONS
+from keras_ssd.models.ssd_network import HEADS
 
 # Short names accepted for `classification_loss` and `localization_loss`.
 CLASSIFICATION_LOSSES = {
@@ -66,6 +70,55 @@ def check_probability(value, name, low_open=False):
         interval = "(0, 1]" if low_open else "[0, 1]"
         raise ValueError(f"SSD: `{name}` must be in {interval}, got {value}.")
     return value
+
+
+def check_ssd_arguments(
+    num_classes,
+    image_size,
+    max_detections,
+    class_weights,
+    class_names,
+    loss_normalization,
+    localization_weight,
+    head,
+):
+    """Checks the `SSD` arguments that need nothing resolved or built.
+
+    Args:
+        num_classes: `SSD`'s argument, an integer >= 1.
+        image_size: `SSD`'s argument, an integer >= 8.
+        max_detections: `SSD`'s argument, an integer >= 1.
+        class_weights: `SSD`'s argument; a string is refused
+            (`check_class_weights_argument`).
+        class_names: `SSD`'s argument, None or `num_classes` names.
+        loss_normalization: `SSD`'s argument, one of `LOSS_NORMALIZATIONS`.
+        localization_weight: `SSD`'s argument, a number >= 0.
+        head: `SSD`'s argument, a name in `HEADS`.
+
+    Returns:
+        `(num_classes, image_size, max_detections)` as ints.
+
+    Raises:
+        TypeError: `num_classes`, `image_size` or `max_detections` is not an integer.
+        ValueError: an argument is out of its range or not an accepted name.
+    """
+    num_classes = check_int(num_classes, "num_classes")
+    image_size = check_int(image_size, "image_size", minimum=8)
+    max_detections = check_int(max_detections, "max_detections")
+    check_class_weights_argument(class_weights)
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(
+            f"class_names has {len(class_names)} names but num_classes={num_classes}."
+        )
+    if loss_normalization not in LOSS_NORMALIZATIONS:
+        raise ValueError(
+            f"loss_normalization must be one of {LOSS_NORMALIZATIONS}, got {loss_normalization!r}."
+        )
+    if localization_weight < 0:
+        raise ValueError(f"localization_weight must be >= 0, got {localization_weight}.")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}.")
+    return num_classes, image_size, max_detections
 
 
 def check_class_weights_argument(class_weights):
@@ -129,6 +182,39 @@ def resolve_loss(loss, name):
             f"{sorted(names)} or a loss from keras_ssd.losses."
         )
     return loss
+
+
+def resolve_losses(classification_loss, localization_loss):
+    """`SSD`'s two losses as loss objects, the defaults for None.
+
+    Args:
+        classification_loss: None (`"softmax"`), a short name or a
+            `keras_ssd.losses.ClassificationLoss` (`resolve_loss`).
+        localization_loss: None (`"smooth_l1"`), a short name or a
+            `keras_ssd.losses.LocalizationLoss` (`resolve_loss`).
+
+    Returns:
+        `(classification_loss, localization_loss)`.
+
+    Raises:
+        ValueError: an unknown short name.
+        TypeError: a loss that is not of the loss contract's base class.
+    """
+    classification_loss = resolve_loss(classification_loss, "classification_loss")
+    localization_loss = resolve_loss(localization_loss, "localization_loss")
+    for value, base, argument in (
+        (classification_loss, ClassificationLoss, "classification_loss"),
+        (localization_loss, LocalizationLoss, "localization_loss"),
+    ):
+        if value is not None and not isinstance(value, base):
+            raise TypeError(
+                f"{argument} must be a keras_ssd.losses.{base.__name__} (the contract in "
+                f"docs/conventions.md, 'The loss contract'), got {type(value).__name__}."
+            )
+    return (
+        classification_loss or CLASSIFICATION_LOSSES["softmax"](),
+        localization_loss or LOCALIZATION_LOSSES["smooth_l1"](),
+    )
 
 
 def per_image_weights(sample_weight, classes):
