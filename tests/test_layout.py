@@ -10,6 +10,7 @@ import pathlib
 import keras_ssd
 
 PACKAGE = pathlib.Path(keras_ssd.__file__).parent
+MAX_MODULE_LINES = 500
 
 
 def _modules():
@@ -93,3 +94,8 @@ def test_losses_take_numbers_and_export_does_not_know_models():
     assert "models" not in edges.get("export", {}), edges["export"]["models"]
     assert set(edges.get("visualization", {})) <= {"utils"}, edges["visualization"]
 
+
+
+def test_no_module_is_over_500_lines():
+    sizes = {str(path.relative_to(PACKAGE)): len(path.read_text().splitlines()) for path, _ in _modules()}
+    assert {name: size for name, size in sizes.items() if size > MAX_MODULE_LINES} == {}
