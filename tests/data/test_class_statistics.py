@@ -15,7 +15,7 @@ from keras_ssd.data.class_statistics import class_statistics
 from keras_ssd.data.class_statistics import format_statistics_table
 from keras_ssd.data.class_statistics import plot_class_counts
 from keras_ssd.data.sources import load_examples
-from keras_ssd.losses.class_weights import compute_class_weights
+from keras_ssd.data.class_weights import compute_class_weights
 
 CLASS_NAMES = ["cat", "dog", "bird"]
 # (labels, difficult, iscrowd) per image.

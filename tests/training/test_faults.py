@@ -20,7 +20,7 @@ import keras_ssd  # noqa: F401  (registers the classes that load_model revives)
 from keras_ssd.training.trainer import _backbone_network
 from tests.conftest import tiny_backbone
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # 20 training images in batches of 5: 4 optimizer steps per epoch, all of one shape
 # (a last batch of another size would cost each process a second trace of the step).
 STEPS_PER_EPOCH = 4
