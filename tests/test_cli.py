@@ -1,6 +1,7 @@
 """The `keras-ssd` command line answers at once: no TensorFlow on import, --version, defaults in --help."""
 
 import os
+import runpy
 import subprocess
 import sys
 import textwrap
@@ -115,3 +116,12 @@ def test_every_help_is_the_one_recorded_before_the_command_line_became_a_package
     recorded = os.path.join(os.path.dirname(__file__), "fixtures", "cli_help", f"{command or 'main'}.txt")
     with open(recorded) as file:
         assert capsys.readouterr().out == file.read()
+
+
+@pytest.mark.parametrize("module", ["keras_ssd", "keras_ssd.cli"])
+def test_python_dash_m_runs_the_command_line(module, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [module, "--version"])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_module(module, run_name="__main__")
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"keras-ssd {keras_ssd.__version__}"

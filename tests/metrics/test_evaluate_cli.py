@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 
@@ -12,7 +10,6 @@ from keras_ssd.data.synthetic_shapes import CLASS_NAMES
 from tests.conftest import tiny_ssd
 from tests.data.test_voc_xml import VocFolder, _xml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _save_tiny_model(path, num_classes):
@@ -33,19 +30,20 @@ def _confusion_rows(lines, names=CLASS_NAMES):
     return np.array([[int(v) if v != "-" else 0 for v in row.split()[1:]] for row in rows])
 
 
-def test_evaluate_prints_tables_and_writes_figures(tmp_path):
+def test_evaluate_prints_tables_and_writes_figures(tmp_path, capsys):
     model_path = str(tmp_path / "model.keras")
     _save_tiny_model(model_path, len(CLASS_NAMES))
     output_dir = tmp_path / "evaluation"
-    command = [
-        sys.executable, "-m", "keras_ssd.cli", "evaluate", "--model", model_path,
+    # In this process (a fresh one proves nothing more; `python -m keras_ssd` runs in
+    # tests/inference/test_predict.py and tests/cli/).
+    status = main([
+        "evaluate", "--model", model_path,
         "--data", "synthetic_shapes/tiny", "--data-dir", str(tmp_path / "data"), "--voc",
         "--batch-size", "4", "--score-threshold", "0.2", "--output-dir", str(output_dir),
-    ]  # fmt: skip
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
+    ])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 0, captured.err[-2000:]
+    lines = captured.out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("class") and "AP50" in line)
     assert lines[header].split() == ["class", "boxes", "AP50", "AP", "recall50", "AR100"]
     rows = lines[header + 2 : header + 2 + len(CLASS_NAMES)]
