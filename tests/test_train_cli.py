@@ -129,7 +129,9 @@ def test_train_one_epoch_from_own_data_then_evaluate(tmp_path, capsys, monkeypat
     out = capsys.readouterr().out
     # The statistics table of the 6 training images (2 of 8 held out), with the weights.
     assert "class weight" in out and "6 images" in out
-    assert "epoch 1 val AP50: circle" in out
+    assert "\nepoch 1 val AP50: circle" in out  # a line of its own, after the progress bar
+    assert "Validation: 2 of 8 images held out (--val-fraction 0.25, seed 0), stratified by class" in out
+    assert f"the best by validation AP50 to {os.path.join(output_dir, 'best_model.keras')}" in out
     rows = _history(output_dir)
     assert [row["epoch"] for row in rows] == ["0"]
     assert {"loss", "val_loss", "val_AP", "val_AP50", "val_AP50/circle", "val_AP50/ring"} <= set(rows[0])

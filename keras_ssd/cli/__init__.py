@@ -72,8 +72,11 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
     for name, (help_text, add_arguments, _) in COMMANDS.items():
-        add_arguments(commands.add_parser(name, help=help_text, description=help_text,
-                                          formatter_class=_DefaultsHelpFormatter))
+        command = commands.add_parser(name, help=help_text, description=help_text,
+                                      formatter_class=_DefaultsHelpFormatter)
+        add_arguments(command)
+        command.add_argument("--verbose", action="store_true",
+                             help="Also show TensorFlow's log lines and library warnings.")
     return parser
 
 
@@ -84,4 +87,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    if not args.verbose:
+        from keras_ssd.cli.quiet import quiet_tensorflow
+
+        quiet_tensorflow()
     return COMMANDS[args.command][2](args)

@@ -18,6 +18,9 @@ def add_arguments(parser):
                         help="NMS IoU threshold (default: the model's).")
     parser.add_argument("--max-detections", type=int, default=None,
                         help="Detections per image (default: the model's).")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Write over an existing SavedModel, .tflite file or non-empty folder "
+                             "at --out (refused otherwise).")
 
 
 def run(args):
@@ -26,6 +29,13 @@ def run(args):
     is_file = args.format == "tflite" and args.out.lower().endswith(".tflite")
     if not check_output("export", args.out, kind="file" if is_file else "dir"):
         return 1
+    if not args.overwrite:
+        from keras_ssd.utils.output_paths import check_not_overwriting_export
+
+        try:
+            check_not_overwriting_export(args.out, args.format == "tflite")
+        except ValueError as error:
+            return _fail("export", error)
     from keras_ssd.inference.predict import export_file
 
     options = {name: getattr(args, name) for name in ("score_threshold", "iou_threshold", "max_detections")

@@ -26,7 +26,14 @@ def _fail_on_undecodable_image(command, error):
     return _fail(command, message)
 
 
+# The readers speak to Python callers; a command-line user sets the same thing by a flag.
+_PYTHON_TO_FLAG = {"pass skip_invalid=True": "give --skip-invalid", "(skip_invalid=True)": "(--skip-invalid)"}
+
+
 def _fail(command, error):
     """Prints a user error (bad file, bad model) without a traceback; exit status 1."""
-    print(f"keras-ssd {command}: error: {error}", file=sys.stderr)
+    message = str(error)
+    for python, flag in _PYTHON_TO_FLAG.items():
+        message = message.replace(python, flag)
+    print(f"keras-ssd {command}: error: {message}", file=sys.stderr)
     return 1

@@ -37,6 +37,17 @@ def _class_weight_choice(text):
     return text
 
 
+def _at_least_one(text):
+    """An int >= 1 (`--train-images 0` would otherwise mean every image)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value} (leave it out to use every image)")
+    return value
+
+
 def add_arguments(parser):
     """Adds the arguments of `keras-ssd train` to its parser."""
     add_data_arguments(parser, default="synthetic_shapes")
@@ -96,15 +107,38 @@ def add_arguments(parser):
                         help="Write TensorBoard logs to OUTPUT_DIR/logs.")
     parser.add_argument("--max-boxes", type=int, default=16,
                         help="Ground-truth boxes kept per image (padding size).")
-    parser.add_argument("--train-images", type=int, default=None,
+    parser.add_argument("--train-images", type=_at_least_one, default=None,
                         help="Use only the first N training images (quick runs).")
     parser.add_argument("--seed", type=int, default=0)
+
+
+def _say_how_validation_was_split(labels, held_out, class_names, args):
+    """The run's first line on its validation images; a warning names classes it lacks."""
+    import warnings
+
+    from keras_ssd.data.splits import classes_missing_from
+    from keras_ssd.data.splits import image_labels
+
+    held = int(held_out.cardinality())
+    print(f"Validation: {held} of {len(labels)} images held out (--val-fraction {args.val_fraction:g}, "
+          f"seed {args.seed}), stratified by class: every class in 2 or more images is on both sides "
+          "where the images allow it.")
+    missing = classes_missing_from(image_labels(held_out), labels, class_names)
+    if missing:
+        warnings.warn(
+            f"no validation image has a box of {', '.join(repr(name) for name in missing)} (in fewer "
+            "than 2 images, or always beside other classes): their validation AP is nan and the best "
+            "model is chosen without them. Add images of them, or give --val-data.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def _train_and_validation_data(args):
     """The training examples, their annotation-only statistics and the validation examples."""
     from keras_ssd.data.class_statistics import class_statistics
     from keras_ssd.data.sources import SYNTHETIC_CONFIGS
+    from keras_ssd.data.splits import image_labels
     from keras_ssd.data.splits import split_by_fraction
 
     if args.val_data is not None and args.val_fraction is not None:
@@ -115,8 +149,10 @@ def _train_and_validation_data(args):
         train, annotations = train.take(args.train_images), annotations.take(args.train_images)
     validation = None
     if args.val_fraction is not None:
-        annotations, _ = split_by_fraction(annotations, args.val_fraction, seed=args.seed)
-        train, validation = split_by_fraction(train, args.val_fraction, seed=args.seed)
+        labels = image_labels(annotations)
+        annotations, held_out = split_by_fraction(annotations, args.val_fraction, args.seed, labels)
+        train, validation = split_by_fraction(train, args.val_fraction, args.seed, labels)
+        _say_how_validation_was_split(labels, held_out, class_names, args)
     elif args.val_data is not None:
         validation, val_names = load_data(
             args, data=args.val_data, split=args.val_split, split_default="validation"
@@ -137,8 +173,10 @@ def run(args):
     if not check_output("train", args.output_dir):
         return 1
     from keras_ssd.training import train_detector
+    from keras_ssd.training.backbone_options import check_backbone_options
 
     try:
+        check_backbone_options(args.backbone, args.backbone_weights, args.freeze_backbone)
         train, class_names, statistics, validation = _train_and_validation_data(args)
         _, report = train_detector(
             train, class_names, args.output_dir, validation_examples=validation,
@@ -158,5 +196,8 @@ def run(args):
         return _fail_on_undecodable_image("train", error)
     if report is not None:
         print(report.format_table())
-    print(f"Model saved to {os.path.join(args.output_dir, 'model.keras')}")
+    saved = f"Model saved to {os.path.join(args.output_dir, 'model.keras')}"
+    if validation is not None:
+        saved += f"; the best by validation AP50 to {os.path.join(args.output_dir, 'best_model.keras')}"
+    print(saved)
     return 0

@@ -233,7 +233,7 @@ def examples_from_records(records, load_images=True):
         dataset = decode_naming_failures(
             dataset, columns["path"], lambda example: decode_image_file(example["path"])
         )
-    dataset = dataset.map(_without_path, deterministic=True)
+    dataset = dataset.map(_without_path)  # sequential: the order is kept
     # The gap check leaves the size unknown to tf.data; it is the number of records.
     return dataset.apply(tf.data.experimental.assert_cardinality(len(records)))
 

@@ -221,7 +221,10 @@ class RecordClasses:
                     f"{source}: class/label {unknown[0]} is not an id of the label map "
                     f"{self.label_map_path} ({len(unknown)} of {len(ids)} boxes)."
                 )
-            return np.asarray([self.rank_of_id[int(value)] for value in ids], np.int64)
+            labels = np.asarray([self.rank_of_id[int(value)] for value in ids], np.int64)
+            if len(texts) == len(ids):
+                self._check_texts_agree(ids, texts, labels, source)
+            return labels
         if self.items is None:
             raise ValueError(
                 f"{source}: the boxes have no image/object/class/label; pass "
@@ -234,6 +237,33 @@ class RecordClasses:
                 f"{self.label_map_path}."
             )
         return np.asarray([self.rank_of_text[text] for text in texts], np.int64)
+
+    def _check_texts_agree(self, ids, texts, labels, source):
+        """Refuses a record whose class/text contradicts what the label map calls its id.
+
+        A label map whose ids are in another order than the records' would otherwise
+        relabel every box without a word.
+        """
+        disagree = [
+            index for index, (text, label) in enumerate(zip(texts, labels))
+            if text and text not in (self.items[label]["name"], self.items[label]["display_name"])
+        ]
+        if not disagree:
+            return
+        index = disagree[0]
+        item = self.items[labels[index]]
+        entry = item["display_name"] or item["name"]
+        other = self.rank_of_text.get(texts[index])
+        elsewhere = (
+            f"; the map gives {texts[index]!r} the id {self.items[other]['id']}" if other is not None else ""
+        )
+        raise ValueError(
+            f"{source}: box {index} has class/label {int(ids[index])} and class/text "
+            f"{texts[index]!r}, but the label map {self.label_map_path} names id "
+            f"{int(ids[index])} {entry!r}{elsewhere} ({len(disagree)} of {len(ids)} boxes of this "
+            "record disagree). Is the label map for other records, or its ids in another order? "
+            "Fix the map (or the records) so that each id has the records' name."
+        )
 
     def tables(self):
         """In-graph lookups (id table, text table), or None without a label map."""

@@ -78,6 +78,14 @@ def _no_splits(data, split, kind):
         )
 
 
+def _no_class_names(data, class_names, kind, how):
+    if class_names is not None:
+        raise ValueError(
+            f"{data} is {kind}, whose classes are {how}; class_names (--classes) fixes the "
+            "label order of VOC folders only, and would be ignored here."
+        )
+
+
 def load_examples(
     data,
     split=None,
@@ -114,7 +122,8 @@ def load_examples(
             `None`.
         image_dir: optional str. Image folder of a COCO JSON. Defaults to
             `None`: the JSON's folder.
-        class_names: optional sequence of str. Class order of a VOC folder.
+        class_names: optional sequence of str. Class order of a VOC folder
+            (other sources name their classes: given for them, it is an error).
             Defaults to `None` (sorted names found).
         annotations_subdir: optional str. Annotation folder of a VOC folder.
             Defaults to `None`: `Annotations`, or the folder itself when it
@@ -137,8 +146,10 @@ def load_examples(
     if not isinstance(data, str) or not data:
         raise ValueError(f"load_examples: data must be a non-empty str, got {data!r}.")
     if data in SYNTHETIC_CONFIGS:
+        _no_class_names(data, class_names, "the embedded dataset", "its own five shapes")
         return _synthetic(data, split or "train", data_dir, load_images)
     if not os.path.exists(data) and _is_tfds_name(data):
+        _no_class_names(data, class_names, "a tensorflow-datasets dataset", "named by the dataset")
         return tfds_datasets.load_tfds(data, split or "train", data_dir=data_dir, load_images=load_images)
     if os.path.isdir(data):
         from keras_ssd.data.voc_xml import load_voc_xml
@@ -153,6 +164,7 @@ def load_examples(
         from keras_ssd.data.coco_json import load_coco_json
 
         _no_splits(data, split, "a COCO JSON file")
+        _no_class_names(data, class_names, "a COCO JSON file", "named and ordered by its categories")
         return load_coco_json(
             data, image_dir if image_dir is not None else os.path.dirname(os.path.abspath(data)),
             skip_invalid=skip_invalid, check_images=check_images, load_images=load_images,
@@ -162,6 +174,7 @@ def load_examples(
         from keras_ssd.data.tfrecord import read_tfrecord
 
         _no_splits(data, split, "TFRecords")
+        _no_class_names(data, class_names, "TFRecords", "named and ordered by --label-map (label_map_path)")
         return read_tfrecord(
             data, label_map_path=label_map_path, skip_invalid=skip_invalid,
             load_images=load_images,

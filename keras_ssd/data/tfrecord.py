@@ -333,9 +333,8 @@ def read_tfrecord(
             )
         else:
             dataset = decode_naming_failures(dataset, sources, _decode_encoded)
-        dataset = dataset.map(
-            lambda example: {key: value for key, value in example.items() if key != "image/encoded"},
-            deterministic=True,
+        dataset = dataset.map(  # sequential: the order is kept
+            lambda example: {key: value for key, value in example.items() if key != "image/encoded"}
         )
     if kept is not None:
         # The scan counted the records: a known size lets fit show progress and

@@ -23,6 +23,7 @@ from keras_ssd.losses import WeightedSigmoidClassificationLoss
 from keras_ssd.metrics.detection_metrics_callback import DetectionMetrics
 from keras_ssd.training.class_weight_choice import class_weights_from_spec
 from keras_ssd.models.ssd import SSD
+from keras_ssd.training.backbone_options import check_backbone_options
 from keras_ssd.training.callbacks import PerClassAPPrinter
 from keras_ssd.training.checkpoint import TrainingCheckpoint
 from keras_ssd.training.devices import make_strategy
@@ -67,11 +68,6 @@ def _backbone_network(model):
 def _build_model(class_names, weights, options):
     backbone_weights = options["backbone_weights"]
     from_file = backbone_weights not in (None, "imagenet")
-    if from_file and not os.path.isfile(backbone_weights):
-        raise ValueError(
-            f"backbone_weights: {backbone_weights} is not a file; expected 'imagenet' or a "
-            "Keras weights file (.weights.h5 / .h5) of the backbone."
-        )
     backbone = options["backbone"]
     if isinstance(backbone, str) and backbone.endswith(".keras"):
         if not os.path.isfile(backbone):
@@ -104,9 +100,12 @@ def _build_model(class_names, weights, options):
         try:
             network.load_weights(backbone_weights)
         except (ValueError, OSError, KeyError) as error:
+            # Keras' message lists every layer of the network (about 50 KB): its first sentence.
+            reason = (str(error).strip() or type(error).__name__).splitlines()[0].split(". ")[0][:300]
             raise ValueError(
                 f"backbone_weights: {backbone_weights} does not fit the backbone "
-                f"{network.name} ({error})."
+                f"{network.name} ({reason}); were they saved from a backbone of another width, "
+                "architecture or input size?"
             ) from None
     if options["freeze_backbone"]:
         # Frozen BatchNormalization also runs in inference mode (Keras 3).
@@ -242,6 +241,7 @@ def train_detector(
         ValueError: a finished run in `output_dir` and `epochs` no more than
             its epochs; a continued run whose classes differ; bad options.
     """
+    check_backbone_options(backbone, backbone_weights, freeze_backbone)
     if loss is not None and loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}.")
     if architecture not in SSD.presets():
@@ -270,10 +270,12 @@ def train_detector(
                 f"{class_names}; continue a run on the same classes, or pick a new output_dir."
             )
         weights = model.class_weights
-        print(f"Continuing the finished run in {output_dir} from epoch {initial_epoch} to {epochs}.")
+        print(f"Continuing the finished run in {output_dir} from epoch {initial_epoch} to {epochs}; "
+              "its model keeps the class weights it was built with, not ones computed from this data.")
     else:
         weights = class_weights_from_spec(class_weights, class_names, statistics.num_boxes)
-    table = {} if weights is None else {"class weight": weights}
+    weight_column = "class weight (of the run)" if initial_epoch else "class weight"
+    table = {} if weights is None else {weight_column: weights}
     print(format_statistics_table(statistics, table))
     if not initial_epoch:
         options = {
@@ -303,6 +305,8 @@ def train_detector(
         metrics = DetectionMetrics(validation, class_names)
         all_callbacks += [
             metrics,
+            # The progress bar ends its line before the AP line (Keras appends its own last).
+            keras.callbacks.ProgbarLogger(),
             PerClassAPPrinter(class_names),
             keras.callbacks.ModelCheckpoint(
                 os.path.join(output_dir, BEST_MODEL), monitor=BEST_METRIC, mode="max",

@@ -70,3 +70,37 @@ def check_writable_file(path, what="output file"):
         raise ValueError(f"cannot write the {what} {path}: no write permission.")
     check_writable_dir(os.path.dirname(os.path.abspath(path)), f"folder of the {what}")
     return path
+
+
+def check_not_overwriting_export(path, is_tflite):
+    """Refuses to write an export over something that is there already.
+
+    A SavedModel is written into the folder `path`; a TFLite model to the file
+    `path` (or `path/model.tflite` when `path` is a folder). An existing
+    SavedModel, `.tflite` file or any non-empty folder (a dataset folder given by
+    mistake, say) is refused, so that only an explicit `--overwrite` replaces it.
+
+    Args:
+        path: str. The `--out` of `keras-ssd export`.
+        is_tflite: bool. Whether the format is TFLite.
+
+    Raises:
+        ValueError: naming `path`, what is there, and `--overwrite`.
+    """
+    hint = "give --overwrite to write over it, or another --out."
+    if is_tflite:
+        target = os.path.join(path, "model.tflite") if os.path.isdir(path) else path
+        if os.path.isfile(target):
+            raise ValueError(f"--out {target} is an existing TFLite file; {hint}")
+        return
+    if not os.path.isdir(path):
+        return
+    entries = sorted(os.listdir(path))
+    if "saved_model.pb" in entries:
+        raise ValueError(f"--out {path} already holds a SavedModel; {hint}")
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ValueError(
+            f"--out {path} is a folder with {len(entries)} entries ({shown}), not an empty one "
+            f"for the SavedModel; {hint}"
+        )

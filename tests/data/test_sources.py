@@ -55,6 +55,14 @@ def test_folders_json_and_sharded_tfrecords(tmp_path):
         write_tfrecord(str(tmp_path / f"train.record-0000{shard}-of-00002"), [example], ["cat"])
     dataset, class_names = load_examples(str(tmp_path / "train.record-*"))
     assert class_names == ["cat"] and len(list(dataset)) == 2
+    # --classes orders a VOC folder's labels; elsewhere it would be ignored without a word.
+    for data, message in [
+        (str(tmp_path / "voc" / "JPEGImages" / "coco.json"), "is a COCO JSON file, whose classes are named"),
+        (str(tmp_path / "train.record-*"), "is TFRecords, whose classes are named and ordered by --label-map"),
+        ("synthetic_shapes/tiny", "is the embedded dataset, whose classes are its own five shapes"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_examples(data, class_names=["dog"], data_dir=str(tmp_path))
 
 
 def test_tfds_names_and_unknown_data(tmp_path):

@@ -130,12 +130,31 @@ def test_bad_label_maps_raise(tmp_path, text, match):
 
 def test_label_map_with_gaps_orders_ids_into_labels(tmp_path):
     path = str(tmp_path / "gaps.tfrecord")
-    write_tfrecord(path, EXAMPLES, ["a", "b", "c"])
+    write_tfrecord(path, EXAMPLES, ["x", "y", "w"])  # ids 1, 2, 3 with the map's names
     label_map = tmp_path / "gaps.pbtxt"
-    # Ids 1, 2, 3 in the records; the map has 2 and 3 shifted to 5 and 9.
+    # Ids 1, 2, 3 in the records; the map adds an id 9 first.
     label_map.write_text("item { id: 9 name: 'z' }\nitem { id: 1 name: 'x' }\nitem { id: 2 name: 'y' }\nitem { id: 3 name: 'w' }")
     dataset, class_names = read_tfrecord(path, str(label_map))
     assert class_names == ["x", "y", "w", "z"]
+    assert next(dataset.as_numpy_iterator())["objects"]["label"].tolist() == [2, 0]
+
+
+def test_a_label_map_whose_ids_contradict_the_records_texts_is_refused(tmp_path):
+    path = str(tmp_path / "swapped.tfrecord")
+    write_tfrecord(path, EXAMPLES, CLASS_NAMES)  # id 1 cat, 2 dog, 3 it's
+    label_map = tmp_path / "swapped.pbtxt"
+    label_map.write_text("item { id: 1 name: 'dog' }\nitem { id: 2 name: 'cat' }\nitem { id: 3 name: \"it's\" }")
+    with pytest.raises(ValueError) as raised:
+        read_tfrecord(path, str(label_map))
+    message = str(raised.value)
+    # The first record's box 1 is a cat (label 0, id 1); the map calls id 1 'dog'.
+    assert "swapped.tfrecord: record 0 (image_0.png)" in message
+    assert "box 1 has class/label 1 and class/text 'cat'" in message
+    assert "names id 1 'dog'; the map gives 'cat' the id 2" in message
+    assert "(1 of 2 boxes of this record disagree)" in message
+    # Ids and texts that agree, and records with texts only or ids only, still read.
+    label_map.write_text("item { id: 1 name: 'cat' }\nitem { id: 2 name: 'dog' }\nitem { id: 3 name: \"it's\" }")
+    dataset, _ = read_tfrecord(path, str(label_map))
     assert next(dataset.as_numpy_iterator())["objects"]["label"].tolist() == [2, 0]
 
 

@@ -120,6 +120,37 @@ def test_cli_predict_and_export(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path / "lite")) == ["model.labels.txt", "model.tflite"]
 
 
+def test_cli_export_refuses_to_write_over_a_model_or_a_full_folder_without_overwrite(tmp_path, capsys):
+    model = make_detecting_model()
+    model.save(tmp_path / "model.keras")
+    export = ["export", "--model", str(tmp_path / "model.keras")]
+    assert main([*export, "--out", str(tmp_path / "sm")]) == 0
+    dataset = tmp_path / "my_voc"
+    (dataset / "Annotations").mkdir(parents=True)
+    (dataset / "a.jpg").write_bytes(b"not touched")
+    (tmp_path / "old.tflite").write_bytes(b"an older model")
+    capsys.readouterr()
+    cases = [
+        ([*export, "--out", str(tmp_path / "sm")], "sm already holds a SavedModel; give --overwrite"),
+        ([*export, "--out", str(dataset)], "my_voc is a folder with 2 entries (Annotations, a.jpg), not an empty"),
+        ([*export, "--out", str(tmp_path / "old.tflite"), "--format", "tflite"],
+         "old.tflite is an existing TFLite file; give --overwrite"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 1, argv
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1, (argv, error)
+    assert sorted(os.listdir(dataset)) == ["Annotations", "a.jpg"]
+    assert (tmp_path / "old.tflite").read_bytes() == b"an older model"
+    modified = os.path.getmtime(tmp_path / "sm" / "saved_model.pb")
+    assert main([*export, "--out", str(tmp_path / "sm"), "--overwrite"]) == 0
+    assert os.path.getmtime(tmp_path / "sm" / "saved_model.pb") >= modified
+    assert main([*export, "--out", str(tmp_path / "old.tflite"), "--format", "tflite", "--overwrite"]) == 0
+    assert (tmp_path / "old.tflite").read_bytes() != b"an older model"
+    (tmp_path / "empty").mkdir()
+    assert main([*export, "--out", str(tmp_path / "empty")]) == 0  # an empty folder is fine
+
+
 def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
     model = make_detecting_model()
     export_dir = model.export(str(tmp_path / "sm"))
