@@ -17,6 +17,7 @@ from keras_ssd.data.image_files import SkipReport
 from keras_ssd.data.image_files import UnusableImage
 from keras_ssd.data.image_files import check_image_file
 from keras_ssd.data.image_files import collect_usable
+from keras_ssd.data.image_files import rotated_size_hint
 from keras_ssd.data.image_files import examples_from_records
 from keras_ssd.data.image_files import resolve_image_path
 from keras_ssd.data.reader_errors import names_the_file
@@ -110,7 +111,8 @@ def _image_record(image, annotations, label_of, class_names, image_dir, check_im
             raise UnusableImage(
                 "corrupt images",
                 f"{source}: the JSON says {width:g}x{height:g} but image {path} is "
-                f"{image_width}x{image_height} (is it the wrong image?).",
+                f"{image_width}x{image_height} (is it the wrong image?)."
+                + rotated_size_hint(path, width, height, image_width, image_height),
             )
         width, height = float(image_width), float(image_height)
 
@@ -247,7 +249,9 @@ def load_coco_json(
             image, by_image[image["id"]], label_of, class_names, image_dir, check_images, source
         )
 
-    records = collect_usable(images, build, skips, skip_invalid, _READER)
+    records = collect_usable(
+        images, build, skips, skip_invalid, _READER, images_checked=check_images
+    )
     if not records:
         raise ValueError(f"{_READER}: {annotation_file} has no usable image.")
     return examples_from_records(records, load_images=load_images), class_names

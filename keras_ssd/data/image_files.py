@@ -133,7 +133,54 @@ class UnusableImage(Exception):
         self.reason = reason
 
 
-def collect_usable(items, build, skips, skip_invalid, reader):
+# EXIF orientations 5-8 turn the stored picture by 90 degrees (width and height swap).
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+EXIF_RULE = (
+    "keras_ssd trains and predicts on the stored pixels, as TensorFlow's decoders and the TF "
+    "Object Detection API do, so boxes drawn on the photo as a viewer shows it (CVAT, Label "
+    "Studio and phone viewers apply the tag) do not fit; rotate the files themselves "
+    "(e.g. exiftran -ai *.jpg) before annotating"
+)
+
+
+def exif_orientation(path):
+    """The EXIF orientation tag of an image file (1, the stored frame, where there is none)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return int(image.getexif().get(0x0112, 1) or 1)
+    except (OSError, ValueError, SyntaxError):
+        return 1
+
+
+def rotated_size_hint(path, width, height, image_width, image_height):
+    """Why an annotation's size may be the image's turned by 90 degrees, or ``""``."""
+    if (width, height) != (image_height, image_width):
+        return ""
+    orientation = exif_orientation(path)
+    if orientation not in _QUARTER_TURNS:
+        return ""
+    return (
+        f" The image's EXIF orientation {orientation} turns it to {image_height}x{image_width} "
+        f"on screen: it was annotated as displayed. {EXIF_RULE}."
+    )
+
+
+def warn_oriented_images(reader, paths, num_total):
+    """Warns once that images carry an EXIF orientation that keras_ssd does not apply."""
+    tagged = [path for path in paths if exif_orientation(path) != 1]
+    if tagged:
+        warnings.warn(
+            f"{reader}: {len(tagged)} of {num_total} images carry an EXIF orientation tag "
+            f"(e.g. {tagged[0]}, orientation {exif_orientation(tagged[0])}). {EXIF_RULE}.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def collect_usable(items, build, skips, skip_invalid, reader, images_checked=False):
     """Builds one record per item, raising or counting the unusable ones.
 
     Args:
@@ -143,9 +190,11 @@ def collect_usable(items, build, skips, skip_invalid, reader):
         skips: the reader's `SkipReport`.
         skip_invalid: bool. Count and skip unusable items instead of raising.
         reader: str. The reader's name, for the warnings.
+        images_checked: bool. The records' images were opened: warn about those
+            with an EXIF orientation tag too. Defaults to False.
 
     Returns:
-        The list of records; the skip and path warnings have been issued.
+        The list of records; the skip, path and orientation warnings have been issued.
 
     Raises:
         ValueError: an unusable item and `skip_invalid=False`.
@@ -164,6 +213,8 @@ def collect_usable(items, build, skips, skip_invalid, reader):
     warn_neutralised(
         reader, [record["neutralised"] for record in records if record["neutralised"]], len(items)
     )
+    if images_checked:
+        warn_oriented_images(reader, [record["path"] for record in records], len(items))
     return records
 
 

@@ -28,6 +28,7 @@ from keras_ssd.data.image_files import SkipReport
 from keras_ssd.data.image_files import UnusableImage
 from keras_ssd.data.image_files import check_image_file
 from keras_ssd.data.image_files import collect_usable
+from keras_ssd.data.image_files import rotated_size_hint
 from keras_ssd.data.image_files import examples_from_records
 from keras_ssd.data.image_files import resolve_image_path
 from keras_ssd.data.reader_errors import names_the_file
@@ -164,7 +165,8 @@ def _parse_file(xml_path, source, image_dir, check_images):
             raise UnusableImage(
                 "corrupt images",
                 f"{source}: <size> says {width:g}x{height:g} but image {image_path} is "
-                f"{image_width}x{image_height} (is it the wrong image, or rotated?).",
+                f"{image_width}x{image_height} (is it the wrong image, or rotated?)."
+                + rotated_size_hint(image_path, width, height, image_width, image_height),
             )
         width, height = float(image_width), float(image_height)
 
@@ -338,7 +340,9 @@ def load_voc_xml(
                 )
         return record
 
-    parsed = collect_usable(xml_paths, build, skips, skip_invalid, _READER)
+    parsed = collect_usable(
+        xml_paths, build, skips, skip_invalid, _READER, images_checked=check_images
+    )
     if not parsed:
         raise ValueError(f"{_READER}: none of the {len(xml_paths)} annotation files is usable.")
 

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from keras_ssd.data.image_files import warn_oriented_images
 from keras_ssd.utils.atomic_files import save_figure_atomically
 from keras_ssd.utils.atomic_files import write_text_atomically
 
@@ -15,13 +16,16 @@ def read_image(path):
     """Reads an image file as uint8 RGB `[height, width, 3]`.
 
     Grayscale, palette and 16-bit images are converted to RGB; images with an alpha
-    channel are composited over white; the EXIF orientation is applied.
+    channel are composited over white. The EXIF orientation is not applied: the
+    stored pixels, as in training (TensorFlow's decoders ignore the tag), so a
+    deployed model sees what it was trained on (`predict_files` warns about tagged
+    images).
 
     Raises:
         FileNotFoundError: `path` does not exist.
         ValueError: `path` is not an image that Pillow can read.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -29,7 +33,7 @@ def read_image(path):
     try:
         with Image.open(path) as opened:
             opened.load()
-            image = ImageOps.exif_transpose(opened)
+            image = opened.copy()
     except UnidentifiedImageError:
         raise ValueError(
             f"{path}: not an image (Pillow cannot identify it). Give PNG, JPEG, BMP, GIF, "
@@ -85,6 +89,7 @@ def predict_files(image_paths, model_path, output_dir, score_threshold=0.5, clas
     if not 0.0 <= score_threshold <= 1.0:
         raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}.")
     images = [read_image(path) for path in image_paths]
+    warn_oriented_images("predict_files", image_paths, len(image_paths))
     detector = Detector(model_path, class_names=class_names)
     os.makedirs(output_dir, exist_ok=True)
     outputs = _output_names(image_paths, output_dir)
