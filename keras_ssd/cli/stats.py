@@ -1,5 +1,6 @@
 """`keras-ssd stats`: box and image counts per class, suggested class weights, a bar chart."""
 
+import argparse
 import sys
 
 from keras_ssd.cli.data_arguments import add_data_arguments
@@ -51,4 +52,24 @@ def run(args):
         weights_label="effective_number weight",
     )
     print(f"Bar chart saved to {args.plot}")
+    for problem in _unusable_images(args):
+        print(f"note: {problem}\n`keras-ssd train` stops at the first such image unless given "
+              "--skip-invalid (statistics need no pixels: their boxes are counted above).", file=sys.stderr)
     return 0
+
+
+def _unusable_images(args):
+    """What `train` would refuse in the images of a VOC folder or COCO JSON (headers only)."""
+    import os
+    import warnings
+
+    if not (os.path.isdir(args.data) or args.data.lower().endswith(".json")) or args.skip_invalid:
+        return []
+    checking = argparse.Namespace(**{**vars(args), "skip_invalid": True})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_data(checking, check_images=True, load_images=False)
+    return [
+        str(warning.message).replace("skipped (skip_invalid=True), of", "unusable images, of")
+        for warning in caught if "skipped (skip_invalid=True)" in str(warning.message)
+    ]

@@ -194,7 +194,8 @@ def class_statistics(dataset, class_names, verbose=1):
         num_without += int(np.sum(row_lengths == 0))
         num_images += len(row_lengths)
         progress.update(num_images)
-    progress.update(num_images, finalize=True)
+    if num_images != cardinality:  # a known size, once reached, has drawn the last bar
+        progress.update(num_images, finalize=True)
     return ClassStatistics(
         class_names=class_names,
         num_boxes=counts["boxes"],

@@ -103,7 +103,9 @@ def _image_record(image, annotations, label_of, class_names, image_dir, check_im
             image_width, image_height = check_image_file(path)
         except FileNotFoundError:
             raise UnusableImage(
-                "missing images", f"{source}: image {path} does not exist (file_name {name!r})."
+                "missing images",
+                f"{source}: image {path} does not exist (file_name {name!r}; images are read from "
+                f"{image_dir}: give image_dir, --image-dir on the command line, if they are elsewhere).",
             ) from None
         except ValueError as error:
             raise UnusableImage("corrupt images", f"{source}: image {path} {error}.") from None

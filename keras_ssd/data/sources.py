@@ -69,6 +69,29 @@ def _voc_layout(data, annotations_subdir, images_subdir):
     return annotations_subdir, images_subdir if images_subdir is not None else "JPEGImages"
 
 
+def _check_not_inside_or_above_a_voc_folder(data):
+    """A clear error for the folders users point at instead of a VOC folder."""
+    if os.path.isdir(os.path.join(data, "Annotations")) or any(
+        name.lower().endswith(".xml") for name in os.listdir(data)
+    ):
+        return
+    parent = os.path.dirname(os.path.abspath(data))
+    if os.path.isdir(os.path.join(parent, "Annotations")):
+        raise ValueError(
+            f"{data} is a folder inside the VOC folder {parent} (it has no annotations); "
+            f"give --data {parent}."
+        )
+    below = sorted(
+        name for name in os.listdir(data)
+        if os.path.isdir(os.path.join(data, name, "Annotations"))
+    )
+    if below:
+        raise ValueError(
+            f"{data} holds VOC folders ({', '.join(below)}), not annotations itself (a VOCdevkit "
+            f"root?); give one of them, e.g. --data {os.path.join(data, below[0])}."
+        )
+
+
 def _no_splits(data, split, kind):
     if split is not None:
         raise ValueError(
@@ -154,6 +177,8 @@ def load_examples(
     if os.path.isdir(data):
         from keras_ssd.data.voc_xml import load_voc_xml
 
+        if annotations_subdir is None:
+            _check_not_inside_or_above_a_voc_folder(data)
         annotations_subdir, images_subdir = _voc_layout(data, annotations_subdir, images_subdir)
         return load_voc_xml(
             data, class_names=class_names, annotations_subdir=annotations_subdir,

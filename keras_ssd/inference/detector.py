@@ -1,6 +1,7 @@
 """One interface over a `.keras` SSD and an exported SavedModel, for inference on files."""
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -107,6 +108,11 @@ class Detector:
 
         import keras_ssd.models.ssd  # noqa: F401  registers SSD and its parts for loading
 
+        if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+            raise ValueError(
+                f"{path}: not a .keras file (not a zip archive: a damaged or partial copy, or "
+                f"another format?). {_MODEL_HELP}"
+            )
         try:
             model = keras.saving.load_model(path)
         except Exception as error:  # Keras raises many types for a bad archive

@@ -66,6 +66,10 @@ def test_flags_are_optional_and_the_progress_bar_shows(capsys):
     assert stats.num_boxes.tolist() == [3, 5, 0]
     assert stats.num_difficult.tolist() == [0, 0, 0] and stats.num_crowd.tolist() == [0, 0, 0]
     assert "4/Unknown" in capsys.readouterr().out  # from_generator: no known size
+    # A known size draws its bar to the end once, not a second identical one.
+    known = _dataset(with_flags=False).apply(tf.data.experimental.assert_cardinality(4))
+    class_statistics(known, CLASS_NAMES, verbose=1)
+    assert capsys.readouterr().out.count("4/4") == 1
 
 
 def test_bad_input_raises():
@@ -171,6 +175,9 @@ def test_cli_stats_prints_table_and_weights_and_saves_the_chart(tmp_path, capsys
     # inverse: 1/1 and 1/3 at a box-weighted mean of 1 -> 2 and 2/3.
     assert cat[6] == "2" and dog[6] == "0.6667"
     assert "3 images, 1 without boxes." in captured.out
+    # ... but the images train would refuse are named, with the flag that skips them.
+    assert "note: load_voc_xml: unusable images, of 3 annotation files:" in captured.err
+    assert "b.jpg is not a readable image" in captured.err and "--skip-invalid" in captured.err
     assert (tmp_path / "class_counts.png").stat().st_size > 0
 
 

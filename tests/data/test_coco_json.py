@@ -94,7 +94,7 @@ def test_path_safety_of_file_name(coco, tmp_path):
         (lambda d: d["annotations"][2].update(bbox=[20, 6, 12, 15]), r"image id 3: annotation id 3: box 0 .* is outside the 30x30 image"),
         (lambda d: d["annotations"][2].update(bbox=[1, 2, 3]), r"has bbox \[1, 2, 3\]; expected \[x, y, width, height\]"),
         (lambda d: d["annotations"][2].update(image_id=42), r"annotations\[2\] \(id 3\) has image_id 42, which is not in 'images'"),
-        (lambda d: d["images"][2].update(file_name="missing.jpg"), r"image id 9: image .*missing.jpg does not exist"),
+        (lambda d: d["images"][2].update(file_name="missing.jpg"), r"image id 9: image .*missing.jpg does not exist \(file_name 'missing.jpg'; images are read from .*: give image_dir, --image-dir on the command line"),
         (lambda d: d["images"][2].update(width=31), r"the JSON says 31x30 but image .*c.jpg is 30x30"),
         (lambda d: d["categories"].append({"id": 1, "name": "again"}), r"category ids \[1\] are repeated"),
         (lambda d: d.pop("annotations"), r"has no 'annotations' \(an image-info file"),

@@ -128,3 +128,14 @@ def test_flat_folders_and_sources_without_splits(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
     with pytest.raises(ValueError, match=r"is a COCO JSON file, which has no splits, but split 'train'"):
         load_examples(str(tmp_path / "c.json"), split="train")
+
+
+def test_folders_inside_or_above_a_voc_folder_get_a_hint(tmp_path):
+    devkit = tmp_path / "VOCdevkit"
+    _voc_folder(devkit / "VOC2007", ["cat"])
+    with pytest.raises(ValueError, match=r"JPEGImages is a folder inside the VOC folder .*VOC2007 \(it has no annotations\); give --data"):
+        load_examples(str(devkit / "VOC2007" / "JPEGImages"))
+    with pytest.raises(ValueError, match=r"holds VOC folders \(VOC2007\), not annotations itself \(a VOCdevkit root\?\); give one of them"):
+        load_examples(str(devkit))
+    dataset, class_names = load_examples(str(devkit / "VOC2007"))
+    assert class_names == ["cat"]

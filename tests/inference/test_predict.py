@@ -205,3 +205,29 @@ def test_read_class_names_and_export_file_paths(tmp_path):
     written = export_file(str(tmp_path / "model.keras"), str(tmp_path / "ssd.tflite"), format="tflite")
     assert written == str(tmp_path / "ssd.tflite")
     assert os.path.exists(tmp_path / "ssd.labels.txt")
+
+
+def test_cli_predict_takes_a_folders_images_and_names_a_damaged_model_file(tmp_path, capsys):
+    model = make_detecting_model()
+    model.save(tmp_path / "model.keras")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(2):
+        _save(photos / f"p{index}.png", random_images(1, seed=index)[0])
+    (photos / "notes.txt").write_text("not an image, not taken")
+    assert main(["predict", str(photos), "--model", str(tmp_path / "model.keras"),
+                 "--output-dir", str(tmp_path / "out")]) == 0  # fmt: skip
+    report = json.loads((tmp_path / "out" / "detections.json").read_text())
+    assert [os.path.basename(image["file"]) for image in report["images"]] == ["p0.png", "p1.png"]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "garbage.keras").write_text("not a zip")
+    capsys.readouterr()
+    for argv, message in [
+        (["predict", str(tmp_path / "empty"), "--model", str(tmp_path / "model.keras")],
+         "empty: a folder without image files"),
+        (["predict", str(photos), "--model", str(tmp_path / "garbage.keras")],
+         "garbage.keras: not a .keras file (not a zip archive"),
+    ]:
+        assert main([*argv, "--output-dir", str(tmp_path / "out2")]) == 1
+        error = capsys.readouterr().err
+        assert message in error and "File not found" not in error, error
