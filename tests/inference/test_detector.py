@@ -1,3 +1,5 @@
+import zipfile
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -59,8 +61,12 @@ def test_bad_model_paths_are_rejected(tmp_path):
     with pytest.raises(ValueError, match=r"weights.h5: not a model \(unknown file type\)"):
         Detector(str(tmp_path / "weights.h5"))
     (tmp_path / "broken.keras").write_text("not a zip archive")
-    with pytest.raises(ValueError, match="broken.keras: cannot load it as a Keras model"):
+    with pytest.raises(ValueError, match=r"broken.keras: not a .keras file \(not a zip archive"):
         Detector(str(tmp_path / "broken.keras"))
+    with zipfile.ZipFile(tmp_path / "empty_zip.keras", "w") as archive:
+        archive.writestr("notes.txt", "a zip, but no Keras model in it")
+    with pytest.raises(ValueError, match="empty_zip.keras: cannot load it as a Keras model"):
+        Detector(str(tmp_path / "empty_zip.keras"))
 
 
 def test_foreign_models_are_rejected(tmp_path):
