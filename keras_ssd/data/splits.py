@@ -81,9 +81,9 @@ def stratified_held_out_indices(image_labels, fraction, seed=0):
 
     Example:
 
-    >>> labels = [[0], [0], [0], [0], [0], [0], [0], [0], [1], [1]]
+    >>> labels = [[0]] * 8 + [[1]] * 2
     >>> held = stratified_held_out_indices(labels, 0.2, seed=0)
-    >>> sorted({labels[index][0] for index in held})
+    >>> sorted(set(np.concatenate([labels[index] for index in held]).tolist()))
     [0, 1]
     """
     classes_of = [np.unique(np.asarray(labels, np.int64).reshape(-1)) for labels in image_labels]
