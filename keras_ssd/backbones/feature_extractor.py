@@ -1,5 +1,7 @@
 """Backbone + extra layers: images in, the SSD feature maps out."""
 
+import contextlib
+
 import keras
 
 from keras_ssd.backbones.extra_feature_layers import extra_feature_block
@@ -40,6 +42,22 @@ FEATURE_EXTRACTORS = {
 }
 
 
+@contextlib.contextmanager
+def _download_failures_named(backbone, weights):
+    """One line instead of Keras' chained tracebacks when ImageNet weights cannot be fetched."""
+    try:
+        yield
+    except Exception as error:  # keras.utils.get_file raises a bare Exception
+        if weights != "imagenet" or "URL fetch failure" not in str(error):
+            raise
+        reason = str(error).strip().splitlines()[0][:200]
+        raise ValueError(
+            f"backbone_weights='imagenet': the ImageNet weights of {backbone} could not be "
+            f"downloaded ({reason}). Run once with network access (Keras keeps them in "
+            "~/.keras/models), or give a weights file."
+        ) from None
+
+
 def build_feature_extractor(
     backbone,
     image_size,
@@ -72,13 +90,14 @@ def build_feature_extractor(
         feature maps.
     """
     if isinstance(backbone, str) and backbone in FEATURE_EXTRACTORS:
-        return FEATURE_EXTRACTORS[backbone](
-            image_size,
-            weights=backbone_weights,
-            width_multiplier=width_multiplier,
-            batch_norm_momentum=batch_norm_momentum,
-            extra_filters=extra_filters,
-        )
+        with _download_failures_named(backbone, backbone_weights):
+            return FEATURE_EXTRACTORS[backbone](
+                image_size,
+                weights=backbone_weights,
+                width_multiplier=width_multiplier,
+                batch_norm_momentum=batch_norm_momentum,
+                extra_filters=extra_filters,
+            )
     images = keras.Input((image_size, image_size, 3), name="images")
     known = sorted({*BACKBONES, *FEATURE_EXTRACTORS})
     if isinstance(backbone, str):
@@ -86,12 +105,13 @@ def build_feature_extractor(
             raise ValueError(
                 f"Unknown backbone {backbone!r}; known: {known}, or pass a keras.Model."
             )
-        network = BACKBONES[backbone](
-            image_size,
-            alpha=width_multiplier,
-            weights=backbone_weights,
-            batch_norm_momentum=batch_norm_momentum,
-        )
+        with _download_failures_named(backbone, backbone_weights):
+            network = BACKBONES[backbone](
+                image_size,
+                alpha=width_multiplier,
+                weights=backbone_weights,
+                batch_norm_momentum=batch_norm_momentum,
+            )
         features = network(keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(images))
     elif isinstance(backbone, keras.Model):
         features = backbone(images)
