@@ -207,6 +207,24 @@ def class_statistics(dataset, class_names, verbose=1):
     )
 
 
+def classes_per_image(image_labels):
+    """The distinct classes of each image, without `-1` padding.
+
+    Args:
+        image_labels: sequence of per-image label sequences (`splits.image_labels`).
+
+    Returns:
+        list of sorted int64 numpy arrays, one per image.
+
+    Example:
+
+    >>> [classes.tolist() for classes in classes_per_image([[2, 0, 2], [-1], []])]
+    [[0, 2], [], []]
+    """
+    distinct = [np.unique(np.asarray(labels, np.int64).reshape(-1)) for labels in image_labels]
+    return [classes[classes >= 0] for classes in distinct]
+
+
 def count_boxes_per_class(dataset, num_classes):
     """Counts the boxes of each class in a dataset (`class_statistics`, quietly).
 

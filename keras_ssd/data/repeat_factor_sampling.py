@@ -20,6 +20,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.class_statistics import classes_per_image
+
 # Salt of the stateless draws, so that they differ from the shuffle of the same (seed, epoch).
 _SALT = 0x52465321
 
@@ -49,8 +51,7 @@ def repeat_factors(image_labels, threshold):
     number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
     if not number or not 0.0 < threshold <= 1.0:
         raise ValueError(f"repeat_factors: threshold must be a number in (0, 1], got {threshold!r}.")
-    classes_of = [np.unique(np.asarray(labels, np.int64).reshape(-1)) for labels in image_labels]
-    classes_of = [classes[classes >= 0] for classes in classes_of]
+    classes_of = classes_per_image(image_labels)
     if not classes_of:
         raise ValueError("repeat_factors: no images.")
     num_images = len(classes_of)

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from keras_ssd.data.class_statistics import classes_per_image
+
 
 def held_out_indices(num_images, fraction, seed=0):
     """The image indices that a `fraction` split holds out, sorted.
@@ -86,8 +88,7 @@ def stratified_held_out_indices(image_labels, fraction, seed=0):
     >>> sorted(set(np.concatenate([labels[index] for index in held]).tolist()))
     [0, 1]
     """
-    classes_of = [np.unique(np.asarray(labels, np.int64).reshape(-1)) for labels in image_labels]
-    classes_of = [classes[classes >= 0] for classes in classes_of]
+    classes_of = classes_per_image(image_labels)
     num_images = len(classes_of)
     num_held = _num_held_out(num_images, fraction)
     rng = np.random.default_rng(seed)
