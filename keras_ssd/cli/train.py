@@ -20,6 +20,9 @@ ARCHITECTURES = (
 # (a test checks that the two agree).
 CLASS_WEIGHT_ALIASES = ("balanced", "effective")
 
+# training.sampling.SAMPLINGS, named here without importing TensorFlow (a test checks).
+SAMPLINGS = ("repeat_factor", "class_aware")
+
 
 def _class_weight_choice(text):
     """Checks the form of --class-weights at parse time (names are checked against the data)."""
@@ -79,6 +82,12 @@ def add_arguments(parser):
                         help="Classification loss: softmax with 3:1 hard-negative mining (SSD), "
                              "sigmoid focal loss, or sigmoid with hard-negative mining "
                              "(default: the architecture's own; softmax for ssd_mobilenet_v2).")
+    parser.add_argument("--sampling", default="none", choices=["none", *SAMPLINGS],
+                        help="Which images each epoch sees: every image once (none), repeat-factor "
+                             "sampling (LVIS) or class-aware sampling (docs/class_imbalance.md).")
+    parser.add_argument("--repeat-threshold", type=float, default=0.5, metavar="T",
+                        help="repeat_factor's threshold: classes in a smaller share of the images "
+                             "than T are repeated (LVIS uses 0.001 for 1,203 classes).")
     parser.add_argument("--architecture", default="ssd_mobilenet_v2", choices=ARCHITECTURES,
                         help="A published SSD (SSD.presets(), docs/presets.md); --width and "
                              "--backbone apply to ssd_mobilenet_v2.")
@@ -165,7 +174,8 @@ def _train_and_validation_data(args):
     elif args.data in SYNTHETIC_CONFIGS:
         validation, _ = load_data(args, data=args.data, split=args.val_split, split_default="validation")
     statistics = class_statistics(annotations, class_names, verbose=0)
-    return train, class_names, statistics, validation
+    labels = image_labels(annotations) if args.sampling != "none" else None
+    return train, class_names, statistics, validation, labels
 
 
 def run(args):
@@ -177,7 +187,7 @@ def run(args):
 
     try:
         check_backbone_options(args.backbone, args.backbone_weights, args.freeze_backbone)
-        train, class_names, statistics, validation = _train_and_validation_data(args)
+        train, class_names, statistics, validation, labels = _train_and_validation_data(args)
         _, report = train_detector(
             train, class_names, args.output_dir, validation_examples=validation,
             statistics=statistics, epochs=args.epochs, batch_size=args.batch_size,
@@ -188,7 +198,8 @@ def run(args):
             freeze_backbone=args.freeze_backbone, max_boxes=args.max_boxes, seed=args.seed,
             tensorboard=args.tensorboard, architecture=args.architecture,
             mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
-            distribute=args.distribute,
+            distribute=args.distribute, sampling=None if args.sampling == "none" else args.sampling,
+            repeat_threshold=args.repeat_threshold, image_labels=labels,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         return _fail("train", error)

@@ -77,19 +77,28 @@ def class_aware_sampling(examples, image_labels, seed, epoch):
         examples: unbatched `tf.data.Dataset` of `len(image_labels)` examples.
         image_labels: the examples' per-image labels (`splits.image_labels`).
         seed: int. The run's seed.
-        epoch: int. The epoch.
+        epoch: int or int scalar tensor. The epoch (a tensor inside a `tf.data` graph).
 
     Returns:
         A `tf.data.Dataset` of as many examples as `examples`.
     """
-    cardinality = int(examples.cardinality())
-    if cardinality >= 0 and cardinality != len(image_labels):
+    # Static where it can be known; inside a tf.data graph (a run's epochs) it may not be.
+    cardinality = tf.get_static_value(examples.cardinality())
+    if cardinality is not None and cardinality >= 0 and cardinality != len(image_labels):
         raise ValueError(
             f"class_aware_sampling: {len(image_labels)} per-image labels for {cardinality} examples."
         )
-    indices = class_aware_indices(image_labels, seed, epoch)
-    repeats = tf.constant(np.bincount(indices, minlength=len(image_labels)), tf.int64)
+    image_labels = classes_per_image(image_labels)
+    num_images = len(image_labels)
+
+    def draws_per_image(epoch_value):
+        indices = class_aware_indices(image_labels, seed, int(epoch_value))
+        return np.bincount(indices, minlength=num_images).astype(np.int64)
+
+    # The draws are numpy's; inside a tf.data graph the epoch is a tensor.
+    repeats = tf.numpy_function(draws_per_image, [tf.cast(epoch, tf.int64)], tf.int64, stateful=False)
+    repeats = tf.ensure_shape(repeats, [num_images])
     sampled = examples.enumerate().flat_map(
         lambda index, example: tf.data.Dataset.from_tensors(example).repeat(repeats[index])
     )
-    return sampled.apply(tf.data.experimental.assert_cardinality(len(indices)))
+    return sampled.apply(tf.data.experimental.assert_cardinality(num_images))

@@ -240,7 +240,9 @@ def epoch_seeds(seed, epoch):
     return mixed, mixed + 1
 
 
-def training_epochs(dataset, image_size, epochs, initial_epoch=0, seed=0, **kwargs):
+def training_epochs(
+    dataset, image_size, epochs, initial_epoch=0, seed=0, sampler=None, steps_per_epoch=None, **kwargs
+):
     """The batches of epochs `initial_epoch` to `epochs - 1` of a seeded training run.
 
     Each epoch is `to_detection_inputs(dataset, ..., seed=seed, epoch=epoch)`, so the
@@ -255,6 +257,13 @@ def training_epochs(dataset, image_size, epochs, initial_epoch=0, seed=0, **kwar
         epochs: int. The epoch to stop before.
         initial_epoch: int. The first epoch. Defaults to 0.
         seed: int. The run's seed. Defaults to 0.
+        sampler: optional function `(dataset, epoch) -> dataset` choosing the images
+            of an epoch before shuffling and augmentation (`epoch` a scalar int64
+            tensor), e.g. `repeat_factor_sampling`. Defaults to None: every image once.
+        steps_per_epoch: optional int. Batches of every epoch: a sampled epoch of
+            another size is cut, or its batches repeated, to exactly this many, so that
+            `fit`'s epochs stay the sampler's (and a resumed run replays them).
+            Defaults to None: the epoch's own batches.
         **kwargs: the other arguments of `to_detection_inputs` (`shuffle`,
             `augment`, `batch_size`, ...).
 
@@ -277,7 +286,9 @@ def training_epochs(dataset, image_size, epochs, initial_epoch=0, seed=0, **kwar
         # seed of 0 (keras.utils.set_random_seed(0)) makes TensorFlow's get_seed
         # compare the epoch's tensor seed in Python, which fails in a graph.
         tf.random.set_seed(int(seed) % (2**31 - 2) + 1)
-        return to_detection_inputs(dataset, image_size, seed=seed, epoch=epoch, **kwargs)
+        examples = dataset if sampler is None else sampler(dataset, epoch)
+        batches = to_detection_inputs(examples, image_size, seed=seed, epoch=epoch, **kwargs)
+        return batches if steps_per_epoch is None else batches.repeat().take(steps_per_epoch)
 
     epochs_dataset = tf.data.Dataset.range(initial_epoch, epochs)
     return epochs_dataset.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)

@@ -110,8 +110,9 @@ def repeat_factor_sampling(examples, factors, seed, epoch):
     epoch_3 = repeat_factor_sampling(examples, factors, seed=0, epoch=3)
     ```
     """
-    cardinality = int(examples.cardinality())
-    if cardinality >= 0 and cardinality != len(factors):
+    # Static where it can be known; inside a tf.data graph (a run's epochs) it may not be.
+    cardinality = tf.get_static_value(examples.cardinality())
+    if cardinality is not None and cardinality >= 0 and cardinality != len(factors):
         raise ValueError(
             f"repeat_factor_sampling: {len(factors)} repeat factors for {cardinality} examples."
         )

@@ -17,6 +17,7 @@ from keras_ssd.data.class_statistics import class_statistics
 from keras_ssd.data.class_statistics import format_statistics_table
 from keras_ssd.data.pipeline import to_detection_inputs
 from keras_ssd.data.pipeline import training_epochs
+from keras_ssd.data.splits import image_labels as read_image_labels
 from keras_ssd.losses import HardNegativeMining
 from keras_ssd.losses import SigmoidFocalClassificationLoss
 from keras_ssd.losses import WeightedSigmoidClassificationLoss
@@ -34,6 +35,7 @@ from keras_ssd.training.run_folder import BEST_MODEL
 from keras_ssd.training.run_folder import HISTORY
 from keras_ssd.training.run_folder import MODEL
 from keras_ssd.training.run_folder import RunFolder
+from keras_ssd.training.sampling import epoch_sampler
 
 DEFAULT_ARCHITECTURE = "ssd_mobilenet_v2"
 
@@ -166,6 +168,9 @@ def train_detector(
     distribute=None,
     callbacks=None,
     verbose="auto",
+    sampling=None,
+    repeat_threshold=0.5,
+    image_labels=None,
 ):
     """Trains an SSD on examples of any reader and saves it in `output_dir`.
 
@@ -232,6 +237,13 @@ def train_detector(
             `output_dir/worker_<index>`.
         callbacks: optional extra Keras callbacks for `fit`.
         verbose: passed to `fit`.
+        sampling: None (every image once an epoch), `"repeat_factor"` or
+            `"class_aware"` (`keras_ssd.training.sampling`). A sampled epoch has
+            its expected number of images' batches exactly. Defaults to None.
+        repeat_threshold: float. The threshold of `"repeat_factor"`. Defaults to 0.5.
+        image_labels: optional per-image labels of `train_examples`
+            (`splits.image_labels` of their `load_images=False` twin); read from
+            `train_examples` when sampling needs them and they are not given.
 
     Returns:
         A tuple `(model, report)`: the trained `SSD`, and the `DetectionReport`
@@ -289,6 +301,12 @@ def train_detector(
     num_images = int(train_examples.cardinality())
     if num_images < 0:
         num_images = statistics.num_images_total
+    sampler = None
+    if sampling is not None:
+        if image_labels is None:
+            image_labels = read_image_labels(train_examples)
+        sampler, num_images, line = epoch_sampler(sampling, image_labels, seed, repeat_threshold)
+        print(line)
     steps_per_epoch = max(1, math.ceil(num_images / batch_size))
     # The schedule spans every epoch of the run: a continued run's restored optimizer
     # step carries on along it.
@@ -328,7 +346,8 @@ def train_detector(
     # run replays the epochs an uninterrupted one would have seen.
     train_inputs = training_epochs(
         train_examples, image_size, epochs, initial_epoch=state["epoch"] if state else 0,
-        seed=seed, max_boxes=max_boxes, batch_size=batch_size, shuffle=shuffle,
+        seed=seed, sampler=sampler, steps_per_epoch=None if sampler is None else steps_per_epoch,
+        max_boxes=max_boxes, batch_size=batch_size, shuffle=shuffle,
         augment=SSDAugmentation(image_size, seed=seed) if augment else None,
     )  # fmt: skip
     model.fit(
