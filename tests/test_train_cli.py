@@ -216,3 +216,23 @@ def test_train_data_errors_are_one_line(tmp_path, capsys):
         capsys.readouterr().err
     )
     assert not os.path.exists(tmp_path / "run" / "history.csv")
+
+
+def test_val_fraction_holds_out_the_same_images_as_split_by_fraction(tmp_path):
+    from keras_ssd.cli import build_parser
+    from keras_ssd.cli.train import _train_and_validation_data
+    from keras_ssd.data.splits import split_by_fraction
+    from keras_ssd.data.voc_xml import load_voc_xml
+
+    folder = write_voc(tmp_path / "voc")
+    args = build_parser().parse_args(
+        ["train", "--data", folder, "--classes", ",".join(NAMES), "--val-fraction", "0.25", "--seed", "3"]
+    )
+    _, _, _, validation, _ = _train_and_validation_data(args)
+    examples, _ = load_voc_xml(folder, class_names=NAMES, load_images=False)
+    _, held_out = split_by_fraction(examples, 0.25, seed=3)  # the labels read from the examples
+
+    def names(dataset):
+        return [name.decode() for name in dataset.map(lambda e: e["image/filename"]).as_numpy_iterator()]
+
+    assert names(validation) == names(held_out) and len(names(held_out)) == 2

@@ -26,6 +26,7 @@ from keras_ssd.training.class_weight_choice import class_weights_from_spec
 from keras_ssd.models.ssd import SSD
 from keras_ssd.training.backbone_options import check_backbone_options
 from keras_ssd.training.callbacks import PerClassAPPrinter
+from keras_ssd.training.callbacks import ProgressBarWithoutAP
 from keras_ssd.training.checkpoint import TrainingCheckpoint
 from keras_ssd.training.devices import make_strategy
 from keras_ssd.training.devices import set_precision
@@ -324,7 +325,7 @@ def train_detector(
         all_callbacks += [
             metrics,
             # The progress bar ends its line before the AP line (Keras appends its own last).
-            keras.callbacks.ProgbarLogger(),
+            ProgressBarWithoutAP(),
             PerClassAPPrinter(class_names),
             keras.callbacks.ModelCheckpoint(
                 os.path.join(output_dir, BEST_MODEL), monitor=BEST_METRIC, mode="max",

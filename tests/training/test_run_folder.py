@@ -6,6 +6,7 @@ import pytest
 
 from keras_ssd.training.trainer import classification_loss
 from keras_ssd.training.callbacks import PerClassAPPrinter
+from keras_ssd.training.callbacks import ProgressBarWithoutAP
 from keras_ssd.training.run_folder import RunFolder
 
 
@@ -44,6 +45,19 @@ def test_per_class_ap_line(capsys):
     printer.on_epoch_end(2, {"val_AP50": 0.5, "val_AP50/top": 0.25, "val_AP50/dress": 0.75})
     printer.on_epoch_end(3, {"loss": 1.0})  # an epoch without evaluation prints nothing
     assert capsys.readouterr().out == "epoch 3 val AP50: top 0.250, dress 0.750 (mean 0.500)\n"
+    printer.on_epoch_end(4, {"val_AP50": 0.0, "val_AP50/top": 0.0, "val_AP50/dress": 0.0, "val_AP": 0.0})
+    assert capsys.readouterr().out == "epoch 5 val AP50: top 0.000, dress 0.000 (mean 0.000); AP 0.000\n"
+
+
+def test_the_progress_bar_leaves_the_ap_to_the_ap_line(capsys):
+    bar = ProgressBarWithoutAP()
+    bar.set_params({"verbose": 1, "epochs": 1, "steps": 1})
+    bar.on_epoch_begin(0)
+    bar.on_train_batch_end(0, {"loss": 0.5})
+    bar.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.25, "val_AP": 0.0, "val_AP50": 0.0, "val_AP50/top": 0.0})
+    out = capsys.readouterr().out
+    assert "loss: 0.5000" in out and "val_loss: 0.2500" in out
+    assert "AP" not in out and "e+00" not in out
 
 
 def test_loss_names():
