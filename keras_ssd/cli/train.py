@@ -184,9 +184,13 @@ def run(args):
         return 1
     from keras_ssd.training import train_detector
     from keras_ssd.training.backbone_options import check_backbone_options
+    from keras_ssd.training.trainer import check_backbone_weights_fit
 
     try:
         check_backbone_options(args.backbone, args.backbone_weights, args.freeze_backbone)
+        if args.distribute is None:  # a strategy must be made before any model is built
+            check_backbone_weights_fit(args.backbone, args.backbone_weights, args.image_size,
+                                       args.width, args.architecture)
         train, class_names, statistics, validation, labels = _train_and_validation_data(args)
         _, report = train_detector(
             train, class_names, args.output_dir, validation_examples=validation,

@@ -116,6 +116,30 @@ def _build_model(class_names, weights, options):
     return model
 
 
+def check_backbone_weights_fit(backbone, backbone_weights, image_size, width_multiplier, architecture):
+    """Builds the run's network once with its backbone weights, before any data is read.
+
+    Weights of another backbone, or ImageNet weights that cannot be downloaded, then stop
+    a run at once with their one-line error, not after a pass over the data. The network
+    is built with one class and thrown away: the backbone is what the weights must fit.
+
+    Args:
+        backbone, backbone_weights, image_size, width_multiplier, architecture: as
+            `train_detector` takes them.
+
+    Raises:
+        ValueError: the weights do not fit, or cannot be downloaded.
+    """
+    if backbone_weights is None:
+        return
+    options = {
+        "backbone": backbone, "image_size": image_size, "backbone_weights": backbone_weights,
+        "width_multiplier": width_multiplier, "loss": None, "freeze_backbone": False,
+        "architecture": architecture,
+    }  # fmt: skip
+    _build_model(["weights check"], None, options)
+
+
 def _check_tensorboard():
     try:
         import tensorboard  # noqa: F401

@@ -7,7 +7,6 @@ import pytest
 
 from keras_ssd.cli import main
 from keras_ssd.training.backbone_options import check_backbone_options
-from tests.cli.test_quiet import _voc_folder
 from tests.conftest import tiny_backbone
 
 QUICK = ["train", "--data", "synthetic_shapes/tiny", "--epochs", "1", "--image-size", "64"]
@@ -64,12 +63,28 @@ def test_weights_of_another_backbone_give_one_short_line(tmp_path, capsys):
     weights = str(tmp_path / "other.weights.h5")
     keras.applications.MobileNetV2(input_shape=(64, 64, 3), alpha=0.35, include_top=False,
                                    weights=None).save_weights(weights)  # fmt: skip
-    # A two-image VOC folder: no embedded dataset to render before the model is built.
-    status = main(["train", "--data", _voc_folder(tmp_path / "voc"), "--epochs", "1", "--image-size", "64",
-                   "--output-dir", str(tmp_path / "run"), "--width", "0.5", "--backbone-weights", weights])  # fmt: skip
+    data_dir = tmp_path / "data"
+    status = main([*QUICK, "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "run"),
+                   "--width", "0.5", "--backbone-weights", weights])  # fmt: skip
     assert status == 1
+    assert not data_dir.exists()  # refused before the embedded dataset was rendered
     error = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(error) == 1 and len(error[0]) < 600, error
     assert "other.weights.h5 does not fit the backbone mobilenet_v2_0.5" in error[0]
     assert "(A total of 76 objects could not be loaded); were they saved from a backbone of another width" in error[0]
     assert not os.path.exists(tmp_path / "run" / "model.keras")
+
+
+def test_imagenet_weights_that_cannot_be_downloaded_stop_the_run_before_the_data(tmp_path, capsys, monkeypatch):
+    from keras.src.utils import file_utils
+
+    from tests.backbones.test_feature_extractor import _offline
+
+    monkeypatch.setattr(file_utils, "get_file", _offline)
+    data_dir = tmp_path / "data"
+    status = main([*QUICK, "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "run"),
+                   "--width", "0.35", "--backbone-weights", "imagenet"])  # fmt: skip
+    assert status == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "the ImageNet weights of mobilenet_v2 could not be downloaded" in error
+    assert not data_dir.exists()
